@@ -1,0 +1,75 @@
+"""Attribute names recorded by otel-8x8: 8x8's own (``com.8x8.*``) and the stable HTTP ones."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# 8x8 attributes
+PRODUCT: Final = "com.8x8.product"
+REGION: Final = "com.8x8.region"
+SUBACCOUNT_ID: Final = "com.8x8.subaccount.id"
+ERROR_CODE: Final = "com.8x8.error.code"
+ERROR_ID: Final = "com.8x8.error.id"
+ERROR_CATEGORY: Final = "com.8x8.error.category"
+ERROR_RETRYABLE: Final = "com.8x8.error.retryable"
+ERROR_MESSAGE: Final = "com.8x8.error.message"
+RETRY_AFTER: Final = "com.8x8.retry_after"
+
+# Stable HTTP client semantic conventions
+HTTP_REQUEST_METHOD: Final = "http.request.method"
+HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+URL_FULL: Final = "url.full"
+URL_SCHEME: Final = "url.scheme"
+URL_TEMPLATE: Final = "url.template"
+ERROR_TYPE: Final = "error.type"
+HTTP_REQUEST_METHOD_ORIGINAL: Final = "http.request.method_original"
+
+# Old (pre-stable) HTTP conventions that an outer instrumentation may have set with the raw URL.
+LEGACY_URL_KEYS: Final = ("http.url", "http.target")
+
+# Metrics
+ERRORS_METRIC: Final = "com.8x8.api.errors"
+DURATION_METRIC: Final = "http.client.request.duration"
+
+ERROR_METRIC_ATTRIBUTES: Final = (
+    PRODUCT,
+    ERROR_CODE,
+    ERROR_CATEGORY,
+    HTTP_RESPONSE_STATUS_CODE,
+    ERROR_TYPE,
+    URL_TEMPLATE,
+)
+"""The only attributes on ``com.8x8.api.errors``: all of bounded cardinality."""
+
+DURATION_METRIC_ATTRIBUTES: Final = (
+    HTTP_REQUEST_METHOD,
+    HTTP_RESPONSE_STATUS_CODE,
+    SERVER_ADDRESS,
+    SERVER_PORT,
+    URL_SCHEME,
+    URL_TEMPLATE,
+    ERROR_TYPE,
+    PRODUCT,
+)
+
+SPAN_ATTRIBUTES: Final = (
+    PRODUCT,
+    REGION,
+    SUBACCOUNT_ID,
+    ERROR_CODE,
+    ERROR_ID,
+    ERROR_CATEGORY,
+    ERROR_RETRYABLE,
+    RETRY_AFTER,
+    HTTP_REQUEST_METHOD,
+    HTTP_RESPONSE_STATUS_CODE,
+    SERVER_ADDRESS,
+    SERVER_PORT,
+    URL_FULL,
+    URL_SCHEME,
+    URL_TEMPLATE,
+    ERROR_TYPE,
+)
+"""Every attribute otel-8x8 may set on a span (the README's attribute table is checked against it)."""

@@ -1,0 +1,128 @@
+"""Decide whether a call goes to 8x8, and which product and region it belongs to.
+
+The decision runs on every HTTP call the application makes, so it is a dictionary lookup
+on the ``host[:port]`` text of the URL, cached per distinct host.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+HOSTS_ENV = "OTEL_PYTHON_8X8_HOSTS"
+"""Extra hosts treated as 8x8 (comma-separated; ``*.`` wildcards; ``host:port``; ``host=product``)."""
+
+PRODUCTS = ("sms", "chatapps", "verify", "lookup", "contacts", "voice")
+
+# suffix -> region, per 8x8's host naming: {product}.8x8.com (Asia-Pacific), {product}.us.8x8.com,
+# {product}.8x8.uk (Europe), {product}.8x8.id (Indonesia).
+_REGION_SUFFIXES = {".us.8x8.com": "us", ".8x8.com": "ap", ".8x8.uk": "eu", ".8x8.id": "id"}
+_REGIONAL_PRODUCTS = ("sms", "chatapps", "verify", "lookup", "contacts")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the instrumentation knows about an 8x8 host before looking at the path."""
+
+    product: str | None
+    region: str | None
+
+
+def _default_hosts() -> dict[str, Target]:
+    hosts: dict[str, Target] = {}
+    for product in _REGIONAL_PRODUCTS:
+        for suffix, region in _REGION_SUFFIXES.items():
+            hosts[product + suffix] = Target(product, region)
+    hosts["voice.8x8.com"] = Target("voice", "ap")
+    # Legacy hosts: old SMS API and voice; their region is not part of the name.
+    hosts["api.wavecell.com"] = Target("sms", None)
+    hosts["voice.wavecell.com"] = Target("voice", None)
+    return hosts
+
+
+DEFAULT_HOSTS: dict[str, Target] = _default_hosts()
+"""Every 8x8 host in 8x8's documentation, with its product and region."""
+
+
+class HostMatcher:
+    """Matches the ``host`` or ``host:port`` of a URL against the known and configured 8x8 hosts."""
+
+    __slots__ = ("_cache", "_exact", "_wildcards")
+
+    _CACHE_LIMIT = 4096
+
+    def __init__(self, extra: Iterable[str] = ()) -> None:
+        self._exact: dict[str, Target] = dict(DEFAULT_HOSTS)
+        self._wildcards: list[tuple[str, Target]] = []
+        for entry in extra:
+            self._add(entry)
+        self._cache: dict[str, Target | None] = {}
+
+    def _add(self, entry: str) -> None:
+        entry = entry.strip().lower()
+        if not entry:
+            return
+        pattern, _, product = entry.partition("=")
+        pattern = pattern.strip().rstrip(".")
+        product = product.strip()
+        target = Target(product if product in PRODUCTS else None, None)
+        if pattern.startswith("*."):
+            self._wildcards.append((pattern[1:], target))  # keep the dot: ".example.com"
+        elif pattern:
+            self._exact[pattern] = target
+
+    def match(self, netloc: str) -> Target | None:
+        """The target for ``netloc`` (``host`` or ``host:port``, any case), or None if it is not 8x8."""
+        try:
+            return self._cache[netloc]
+        except KeyError:
+            pass
+        target = self._lookup(netloc)
+        if len(self._cache) >= self._CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[netloc] = target
+        return target
+
+    def _lookup(self, netloc: str) -> Target | None:
+        netloc = netloc.lower()
+        if "@" in netloc:
+            netloc = netloc.rpartition("@")[2]
+        found = self._exact.get(netloc)
+        if found is not None:
+            return found
+        host = _strip_port(netloc).rstrip(".")
+        found = self._exact.get(host)
+        if found is not None:
+            return found
+        for suffix, target in self._wildcards:
+            if host.endswith(suffix) or netloc.endswith(suffix):
+                return target
+        return None
+
+
+def _strip_port(netloc: str) -> str:
+    if netloc.startswith("["):  # IPv6 literal
+        return netloc[: netloc.find("]") + 1]
+    host, sep, port = netloc.rpartition(":")
+    return host if sep and port.isdigit() else netloc
+
+
+def hosts_from_env(environ: dict[str, str] | None = None) -> list[str]:
+    """The extra hosts configured in ``OTEL_PYTHON_8X8_HOSTS``."""
+    value = (os.environ if environ is None else environ).get(HOSTS_ENV, "")
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def netloc_of(url: str) -> str:
+    """The ``host[:port]`` part of an absolute URL, cheaply (no full parse)."""
+    start = url.find("://")
+    if start < 0:
+        return ""
+    start += 3
+    end = len(url)
+    for stop in ("/", "?", "#"):
+        i = url.find(stop, start)
+        if 0 <= i < end:
+            end = i
+    return url[start:end]

@@ -1,0 +1,77 @@
+"""The hooks on ``httpx.Client.send`` and ``httpx.AsyncClient.send``.
+
+``send`` is where every httpx call goes (``get``, ``post``, ``stream``…), above the transport
+that opentelemetry-instrumentation-httpx wraps, so otel-8x8 always sees the call first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .interceptor import CallScope, Interceptor
+from .patching import Patch
+
+
+def httpx_patches(interceptor: Interceptor) -> list[Patch]:
+    """The patches for httpx, or none when httpx is not installed."""
+    try:
+        import httpx
+    except ImportError:
+        return []
+    return [
+        Patch(httpx.Client, "send", _sync_wrapper(interceptor)),
+        Patch(httpx.AsyncClient, "send", _async_wrapper(interceptor)),
+    ]
+
+
+def _scope(interceptor: Interceptor, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, CallScope | None]:
+    request = args[0] if args else kwargs.get("request")
+    try:
+        url = request.url  # type: ignore[union-attr]
+        netloc = url.netloc.decode("ascii", "replace")
+        return request, interceptor.intercept(request.method, str(url), netloc)  # type: ignore[union-attr]
+    except Exception:
+        return request, None
+
+
+def _sync_wrapper(interceptor: Interceptor) -> Any:
+    def send(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        request, scope = _scope(interceptor, args, kwargs)
+        if scope is None:
+            return wrapped(*args, **kwargs)
+        with scope:
+            scope.request_hook(request)
+            response = wrapped(*args, **kwargs)
+            _report(scope, request, response)
+        return response
+
+    return send
+
+
+def _async_wrapper(interceptor: Interceptor) -> Any:
+    async def send(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        request, scope = _scope(interceptor, args, kwargs)
+        if scope is None:
+            return await wrapped(*args, **kwargs)
+        with scope:
+            scope.request_hook(request)
+            response = await wrapped(*args, **kwargs)
+            _report(scope, request, response)
+        return response
+
+    return send
+
+
+def _report(scope: CallScope, request: Any, response: Any) -> None:
+    try:
+        status = response.status_code
+        headers = response.headers
+    except Exception:
+        return
+    scope.response(status, _read_body(response), headers.get, request, response)
+
+
+def _read_body(response: Any) -> bytes | None:
+    """The body only if it has been read (not for ``client.stream()`` until the app reads it)."""
+    content = getattr(response, "_content", None)
+    return content if isinstance(content, bytes) else None

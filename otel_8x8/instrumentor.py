@@ -1,0 +1,52 @@
+"""``EightByEightInstrumentor``: the entry point that ``opentelemetry-instrument`` loads."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+
+from .config import Options
+from .hosts import HostMatcher
+from .httpx_hook import httpx_patches
+from .interceptor import Interceptor
+from .patching import Patch
+from .recorder import Recorder
+from .requests_hook import requests_patches
+from .version import __version__
+
+_SCHEMA_URL = "https://opentelemetry.io/schemas/1.26.0"
+
+
+class EightByEightInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Observe every call to the 8x8 APIs made with requests or httpx (sync and async).
+
+    ``instrument(tracer_provider=..., meter_provider=..., hosts=[...], log_errors=True,
+    log_level=None, request_hook=None, response_hook=None)``
+    """
+
+    _patches: list[Patch]
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        # requests and httpx are both optional: whichever is installed is instrumented.
+        return ()
+
+    def _instrument(self, **kwargs: Any) -> None:
+        options = Options.from_kwargs(kwargs)
+        tracer = trace.get_tracer(
+            __name__, __version__, tracer_provider=kwargs.get("tracer_provider"), schema_url=_SCHEMA_URL
+        )
+        meter = metrics.get_meter(
+            __name__, __version__, meter_provider=kwargs.get("meter_provider"), schema_url=_SCHEMA_URL
+        )
+        interceptor = Interceptor(tracer, Recorder(meter, options), HostMatcher(options.hosts))
+        self._patches = [*requests_patches(interceptor), *httpx_patches(interceptor)]
+        for patch in self._patches:
+            patch.apply()
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        for patch in reversed(getattr(self, "_patches", [])):
+            patch.remove()
+        self._patches = []

@@ -1,0 +1,135 @@
+"""One intercepted 8x8 call: decide, own or enrich the CLIENT span, and never raise.
+
+The hooks for requests and httpx only translate their library's objects; everything they
+have in common — suppression, the one-span rule, timing, guarding — lives here.
+
+The one-span rule: if another HTTP instrumentation is already handling this call (it has
+set ``suppress_http_instrumentation`` around us), its CLIENT span is enriched. Otherwise
+otel-8x8 owns a CLIENT span following the stable HTTP client conventions and runs the
+library under ``suppress_http_instrumentation()`` so that nothing below adds a second one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from time import perf_counter
+from types import TracebackType
+
+from opentelemetry import context, trace
+from opentelemetry.instrumentation.utils import (
+    is_http_instrumentation_enabled,
+    is_instrumentation_enabled,
+)
+from opentelemetry.trace import Span, SpanKind, Tracer
+
+from .hosts import HostMatcher
+from .recorder import Call, HeaderGetter, Recorder, describe_call
+
+_logger = logging.getLogger(__name__)
+
+_IN_8X8_CALL = context.create_key("otel-8x8-in-call")
+_SUPPRESS_HTTP = context._SUPPRESS_HTTP_INSTRUMENTATION_KEY
+
+
+class Interceptor:
+    """Shared by all hooks of one instrumentation."""
+
+    def __init__(self, tracer: Tracer, recorder: Recorder, matcher: HostMatcher) -> None:
+        self.tracer = tracer
+        self.recorder = recorder
+        self.matcher = matcher
+
+    def intercept(self, method: str, url: str, netloc: str) -> CallScope | None:
+        """A scope for this call, or None when it is not ours to observe. Never raises."""
+        try:
+            target = self.matcher.match(netloc)
+            if target is None:
+                return None
+            if not is_instrumentation_enabled() or context.get_value(_IN_8X8_CALL):
+                return None
+            return CallScope(self, describe_call(method, url, target), owns=is_http_instrumentation_enabled())
+        except Exception:
+            _logger.debug("otel-8x8: could not inspect a call", exc_info=True)
+            return None
+
+
+class CallScope:
+    """Use as ``with scope:`` around the library call; report the response with ``response()``."""
+
+    __slots__ = ("_error_type", "_start", "_status", "_token", "call", "interceptor", "owns", "span")
+
+    def __init__(self, interceptor: Interceptor, call: Call, owns: bool) -> None:
+        self.interceptor = interceptor
+        self.call = call
+        self.owns = owns
+        self.span: Span = trace.INVALID_SPAN
+        self._token: object | None = None
+        self._start = 0.0
+        self._status: int | None = None
+        self._error_type: str | None = None
+
+    def __enter__(self) -> CallScope:
+        with _guard("start"):
+            ctx = context.get_current()
+            if self.owns:
+                self.span = self.interceptor.tracer.start_span(
+                    self.call.span_name, kind=SpanKind.CLIENT, attributes=self.call.attributes
+                )
+                ctx = trace.set_span_in_context(self.span, ctx)
+                ctx = context.set_value(_SUPPRESS_HTTP, True, ctx)
+            else:
+                current = trace.get_current_span(ctx)
+                if current.is_recording() and getattr(current, "kind", None) is SpanKind.CLIENT:
+                    self.span = current
+                    self.interceptor.recorder.enrich_start(current, self.call)
+            self._token = context.attach(context.set_value(_IN_8X8_CALL, True, ctx))
+            self._start = perf_counter()
+        return self
+
+    def request_hook(self, request: object) -> None:
+        hook = self.interceptor.recorder.options.request_hook
+        if hook is not None and self.span.is_recording():
+            with _guard("request_hook"):
+                hook(self.span, request)
+
+    def response(
+        self, status: int, body: bytes | None, header: HeaderGetter, request: object, response: object
+    ) -> None:
+        """Record the response. ``body`` is only what the application has already read (or None)."""
+        with _guard("response"):
+            self._status = status
+            error = self.interceptor.recorder.record_response(self.span, self.call, status, body, header)
+            if error is not None:
+                self._error_type = error.error_type
+        hook = self.interceptor.recorder.options.response_hook
+        if hook is not None and self.span.is_recording():
+            with _guard("response_hook"):
+                hook(self.span, request, response)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        elapsed = perf_counter() - self._start
+        with _guard("end"):
+            if exc is not None and self.owns:  # an outer instrumentation records its own exception
+                self._error_type = self.interceptor.recorder.record_exception(self.span, exc)
+            if self.owns:
+                self.interceptor.recorder.record_duration(self.call, elapsed, self._status, self._error_type)
+        if self._token is not None:
+            with _guard("detach"):
+                context.detach(self._token)  # type: ignore[arg-type]
+        if self.owns:
+            with _guard("end"):
+                self.span.end()
+        # returning None: an exception from the library propagates unchanged
+
+
+@contextmanager
+def _guard(step: str) -> Iterator[None]:
+    """The instrumentation's own failures never reach the application."""
+    try:
+        yield
+    except Exception:
+        _logger.debug("otel-8x8: %s failed", step, exc_info=True)

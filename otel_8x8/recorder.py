@@ -1,0 +1,262 @@
+"""Record what an 8x8 call tells: span attributes, the error log record and the metrics.
+
+Nothing here touches the HTTP libraries; the hooks hand over plain values (method, URL,
+status, a header getter, the body bytes the application already has).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.metrics import Meter
+from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from . import attributes as A
+from .catalog import Category, categorize, lookup
+from .config import Options
+from .envelope import Envelope, parse_envelope
+from .hosts import Target
+from .redaction import redact_text, redact_url
+from .templates import parse_path
+
+LOGGER_NAME = "otel_8x8"
+error_logger = logging.getLogger(LOGGER_NAME)
+
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+Attributes = dict[str, AttributeValue]
+HeaderGetter = Callable[[str], "str | None"]
+
+
+@dataclass(frozen=True)
+class Call:
+    """An 8x8 call as known before it is sent."""
+
+    span_name: str
+    attributes: Attributes  # recorded on the span at start (the sampler sees them)
+    method: str
+    template: str
+    product: str | None
+
+
+def describe_call(method: str, url: str, target: Target) -> Call:
+    """Span name and start attributes of a call to an 8x8 host."""
+    scheme, _, rest = url.partition("://")
+    scheme = scheme.lower()
+    netloc_end = len(rest)
+    for stop in ("/", "?", "#"):
+        i = rest.find(stop)
+        if 0 <= i < netloc_end:
+            netloc_end = i
+    netloc = rest[:netloc_end].rpartition("@")[2]
+    path = rest[netloc_end:].partition("?")[0].partition("#")[0] or "/"
+    host, port = _split_host_port(netloc, scheme)
+    info = parse_path(path)
+    upper = method.upper()
+    known = upper if upper in _KNOWN_METHODS else "_OTHER"
+    product = target.product or info.product_hint
+    attrs: Attributes = {
+        A.HTTP_REQUEST_METHOD: known,
+        A.SERVER_ADDRESS: host,
+        A.URL_FULL: redact_url(url, info),
+        A.URL_SCHEME: scheme,
+        A.URL_TEMPLATE: info.template,
+    }
+    if port is not None:
+        attrs[A.SERVER_PORT] = port
+    if known == "_OTHER":
+        attrs[A.HTTP_REQUEST_METHOD_ORIGINAL] = method
+    if product:
+        attrs[A.PRODUCT] = product
+    if target.region:
+        attrs[A.REGION] = target.region
+    if info.subaccount_id:
+        attrs[A.SUBACCOUNT_ID] = info.subaccount_id
+    span_name = f"{'HTTP' if known == '_OTHER' else known} {info.template}"
+    return Call(span_name, attrs, known, info.template, product)
+
+
+def _split_host_port(netloc: str, scheme: str) -> tuple[str, int | None]:
+    if netloc.startswith("["):
+        end = netloc.find("]")
+        host, rest = netloc[1:end], netloc[end + 1 :]
+        port_text = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, sep, port_text = netloc.rpartition(":")
+        if not sep:
+            host, port_text = netloc, ""
+    port = int(port_text) if port_text.isdigit() else _DEFAULT_PORTS.get(scheme)
+    return host.lower(), port
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """What an error response says, ready to record."""
+
+    status: int
+    category: Category
+    envelope: Envelope
+    message: str | None  # redacted
+    retry_after: float | None
+
+    @property
+    def error_type(self) -> str:
+        return str(self.status)
+
+
+def read_error(status: int, body: bytes | None, header: HeaderGetter) -> ErrorInfo:
+    """Parse an error response (HTTP >= 400). ``body`` is None when the application has not read it."""
+    envelope = parse_envelope(body)
+    category = categorize(envelope.code, status)
+    message = redact_text(envelope.message) if envelope.message else None
+    return ErrorInfo(status, category, envelope, message, _retry_after(header("retry-after")))
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < 1e9 else None
+
+
+class Recorder:
+    """Writes spans, logs and metrics for 8x8 calls. One per instrumentation."""
+
+    def __init__(self, meter: Meter, options: Options) -> None:
+        self.options = options
+        self._errors = meter.create_counter(
+            A.ERRORS_METRIC, unit="{error}", description="8x8 API calls answered with an error."
+        )
+        try:
+            self._duration = meter.create_histogram(
+                A.DURATION_METRIC,
+                unit="s",
+                description="Duration of HTTP client requests.",
+                explicit_bucket_boundaries_advisory=list(_DURATION_BUCKETS),
+            )
+        except TypeError:  # opentelemetry-api before 1.23 has no advisory parameter
+            self._duration = meter.create_histogram(
+                A.DURATION_METRIC, unit="s", description="Duration of HTTP client requests."
+            )
+
+    # --- spans -------------------------------------------------------------------------------
+
+    def enrich_start(self, span: Span, call: Call) -> None:
+        """Make an outer instrumentation's span look like ours: name, attributes, redacted URL."""
+        span.update_name(call.span_name)
+        span.set_attributes(call.attributes)
+        existing: Any = getattr(span, "attributes", None)
+        if existing is not None:
+            for key in A.LEGACY_URL_KEYS:
+                if key in existing:
+                    span.set_attribute(key, call.attributes[A.URL_FULL])
+
+    def record_response(
+        self, span: Span, call: Call, status: int, body: bytes | None, header: HeaderGetter
+    ) -> ErrorInfo | None:
+        """Status, and for HTTP >= 400 the error attributes, log record and counter."""
+        recording = span.is_recording()
+        if recording:
+            span.set_attribute(A.HTTP_RESPONSE_STATUS_CODE, status)
+        if status < 400:
+            return None
+        error = read_error(status, body, header)
+        attrs = self.error_attributes(call, error)
+        if recording:
+            span.set_attributes(attrs)
+            span.set_status(Status(StatusCode.ERROR, error.message))
+        self._count_error(call, error)
+        self._log_error(call, error, attrs)
+        return error
+
+    def error_attributes(self, call: Call, error: ErrorInfo) -> Attributes:
+        attrs: Attributes = {
+            A.ERROR_TYPE: error.error_type,
+            A.ERROR_CATEGORY: error.category.value,
+            A.ERROR_RETRYABLE: error.category.retryable,
+        }
+        if error.envelope.code is not None:
+            attrs[A.ERROR_CODE] = error.envelope.code
+        if error.envelope.error_id is not None:
+            attrs[A.ERROR_ID] = error.envelope.error_id
+        if error.retry_after is not None:
+            attrs[A.RETRY_AFTER] = error.retry_after
+        return attrs
+
+    def record_exception(self, span: Span, exc: BaseException) -> str:
+        error_type = _qualified_name(type(exc))
+        if span.is_recording():
+            span.set_attribute(A.ERROR_TYPE, error_type)
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, redact_text(f"{type(exc).__name__}: {exc}")))
+        return error_type
+
+    # --- metrics -----------------------------------------------------------------------------
+
+    def _count_error(self, call: Call, error: ErrorInfo) -> None:
+        attrs: Attributes = {
+            A.ERROR_CATEGORY: error.category.value,
+            A.HTTP_RESPONSE_STATUS_CODE: error.status,
+            A.ERROR_TYPE: error.error_type,
+            A.URL_TEMPLATE: call.template,
+        }
+        if call.product:
+            attrs[A.PRODUCT] = call.product
+        if error.envelope.code is not None:
+            attrs[A.ERROR_CODE] = error.envelope.code
+        self._errors.add(1, attrs)
+
+    def record_duration(self, call: Call, seconds: float, status: int | None, error_type: str | None) -> None:
+        attrs: Attributes = {
+            key: value for key in A.DURATION_METRIC_ATTRIBUTES if (value := call.attributes.get(key)) is not None
+        }
+        if status is not None:
+            attrs[A.HTTP_RESPONSE_STATUS_CODE] = status
+        if error_type is not None:
+            attrs[A.ERROR_TYPE] = error_type
+        self._duration.record(max(seconds, 0.0), attrs)
+
+    # --- logs --------------------------------------------------------------------------------
+
+    def _log_error(self, call: Call, error: ErrorInfo, error_attrs: Attributes) -> None:
+        if not self.options.log_errors:
+            return
+        level = self.options.log_level
+        if level is None:
+            level = logging.ERROR if error.status >= 500 else logging.WARNING
+        if not error_logger.isEnabledFor(level):
+            return
+        extra: dict[str, Any] = {**call.attributes, A.HTTP_RESPONSE_STATUS_CODE: error.status, **error_attrs}
+        if error.message is not None:
+            extra[A.ERROR_MESSAGE] = error.message
+        code = error.envelope.code
+        entry = lookup(code) if code is not None else None
+        what = f"error {code}" if code is not None else "error"
+        if entry is not None:
+            what += f" ({entry.description})"
+        error_logger.log(
+            level,
+            "8x8 %s %s [%s] on %s: HTTP %d%s%s",
+            call.product or "API",
+            what,
+            error.category.value,
+            call.span_name,
+            error.status,
+            f": {error.message}" if error.message else "",
+            f" errorId={error.envelope.error_id}" if error.envelope.error_id else "",
+            extra=extra,
+        )
+
+
+def _qualified_name(cls: type) -> str:
+    module = cls.__module__
+    return cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"

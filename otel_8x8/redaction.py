@@ -1,0 +1,88 @@
+"""Keep phone numbers and secrets out of everything the instrumentation records.
+
+The rule is deliberately blunt: any run of 7 or more digits (optionally starting with ``+``
+and separated by at most two spaces, dashes, dots or parentheses) is a phone number. That
+over-redacts some dates and ids in free text, which is the safe side to err on.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, unquote
+
+from .templates import PathInfo
+
+REDACTED = "REDACTED"
+
+# A UUID (umid, errorId, batchId) is matched first and kept whole; otherwise its digit groups
+# joined by dashes would look like a phone number.
+_PHONE_RE = re.compile(
+    r"(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)"
+    r"|\+?(?:\d[\s\-().]{0,2}){6,}\d"
+)
+_SECRET_QUERY_KEYS = frozenset(
+    {"apikey", "api_key", "api-key", "key", "token", "access_token", "signature", "sig", "password"}
+)
+MAX_TEXT = 512
+"""Recorded free text (error messages) is cut to this many characters."""
+
+
+def _replace(match: re.Match[str]) -> str:
+    return match.group("uuid") or REDACTED
+
+
+def _redact(text: str) -> str:
+    return _PHONE_RE.sub(_replace, text)
+
+
+def redact_text(text: str, limit: int = MAX_TEXT) -> str:
+    """``text`` with every phone-number-like digit run replaced, cut to ``limit`` characters."""
+    text = _redact(text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def redact_url(url: str, path_info: PathInfo | None = None) -> str:
+    """``url`` without credentials, secret query values or phone numbers.
+
+    Segments that the template knows to be phone numbers are replaced whole; every other
+    part goes through the digit-run rule (after percent-decoding, so ``%2B65...`` is caught).
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return _redact_component(url)
+    authority_end = len(rest)
+    for stop in ("/", "?", "#"):
+        i = rest.find(stop)
+        if 0 <= i < authority_end:
+            authority_end = i
+    authority, remainder = rest[:authority_end], rest[authority_end:]
+    if "@" in authority:
+        authority = authority.rpartition("@")[2]
+    remainder = remainder.partition("#")[0]
+    path, qsep, query = remainder.partition("?")
+    segments = path.split("/")
+    if path_info is not None:
+        for index in path_info.phone_segments:
+            if index < len(segments):
+                segments[index] = REDACTED
+    path = "/".join(_redact_component(segment) for segment in segments)
+    if qsep:
+        query = "&".join(_redact_query_pair(pair) for pair in query.split("&"))
+        return f"{scheme}://{authority}{path}?{query}"
+    return f"{scheme}://{authority}{path}"
+
+
+def _redact_component(component: str) -> str:
+    """One URL component (path segment, query key or value), unchanged unless it holds a phone number."""
+    decoded = unquote(component.replace("+", " ")) if "%" in component or "+" in component else component
+    redacted = _redact(decoded)
+    if redacted == decoded:
+        return component
+    return quote(redacted, safe="@:!$'()*,;-._~")
+
+
+def _redact_query_pair(pair: str) -> str:
+    key, eq, value = pair.partition("=")
+    if eq and unquote(key).lower() in _SECRET_QUERY_KEYS:
+        return f"{key}={REDACTED}"
+    return f"{_redact_component(key)}{eq}{_redact_component(value)}" if eq else _redact_component(pair)

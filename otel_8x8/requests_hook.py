@@ -1,0 +1,58 @@
+"""The hook on ``requests.Session.send``: every call made with requests passes through it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .hosts import netloc_of
+from .interceptor import Interceptor
+from .patching import Patch
+
+
+def requests_patches(interceptor: Interceptor) -> list[Patch]:
+    """The patches for requests, or none when requests is not installed."""
+    try:
+        from requests import Session
+    except ImportError:
+        return []
+    return [Patch(Session, "send", _send_wrapper(interceptor))]
+
+
+def _send_wrapper(interceptor: Interceptor) -> Any:
+    def send(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        request = args[0] if args else kwargs.get("request")
+        try:
+            url = request.url  # type: ignore[union-attr]
+            scope = interceptor.intercept(request.method or "GET", url, netloc_of(url))  # type: ignore[union-attr]
+        except Exception:
+            scope = None
+        if scope is None:
+            return wrapped(*args, **kwargs)
+        with scope:
+            scope.request_hook(request)
+            response = wrapped(*args, **kwargs)
+            scope.response(_status(response), _read_body(response), _header_getter(response), request, response)
+        return response
+
+    return send
+
+
+def _status(response: Any) -> int:
+    status = response.status_code
+    return status if isinstance(status, int) else 0
+
+
+def _read_body(response: Any) -> bytes | None:
+    """The body only if requests has already read it (``stream=False`` or the app read it)."""
+    content = getattr(response, "_content", False)
+    return content if isinstance(content, bytes) else None
+
+
+def _header_getter(response: Any) -> Any:
+    headers = response.headers
+
+    def get(name: str) -> str | None:
+        value = headers.get(name)
+        return value if isinstance(value, str) else None
+
+    return get
