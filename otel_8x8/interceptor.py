@@ -100,7 +100,9 @@ class CallScope:
         """Record the response. ``body`` is only what the application has already read (or None)."""
         with _guard("response"):
             self._status = status
-            error = self.interceptor.recorder.record_response(self.span, self.call, status, body, header)
+            error = self.interceptor.recorder.record_response(
+                self.span, self.call, status, body, header, enriching=not self.owns
+            )
             if error is not None:
                 self._error_type = error.error_type
         hook = self.interceptor.recorder.options.response_hook

@@ -6,6 +6,7 @@ status, a header getter, the body bytes the application already has).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -161,7 +162,7 @@ class Recorder:
                     span.set_attribute(key, call.attributes[A.URL_FULL])
 
     def record_response(
-        self, span: Span, call: Call, status: int, body: bytes | None, header: HeaderGetter
+        self, span: Span, call: Call, status: int, body: bytes | None, header: HeaderGetter, enriching: bool = False
     ) -> ErrorInfo | None:
         """Status, and for HTTP >= 400 the error attributes, log record and counter."""
         recording = span.is_recording()
@@ -173,7 +174,10 @@ class Recorder:
         attrs = self.error_attributes(call, error)
         if recording:
             span.set_attributes(attrs)
-            span.set_status(Status(StatusCode.ERROR, error.message))
+            status_with_message = Status(StatusCode.ERROR, error.message)
+            span.set_status(status_with_message)
+            if enriching and error.message:
+                _keep_error_description(span, status_with_message)
         self._count_error(call, error)
         self._log_error(call, error, attrs)
         return error
@@ -255,6 +259,24 @@ class Recorder:
             f" errorId={error.envelope.error_id}" if error.envelope.error_id else "",
             extra=extra,
         )
+
+
+def _keep_error_description(span: Span, ours: Status) -> None:
+    """An outer HTTP instrumentation sets ``Status(ERROR)`` with no description after we return
+    (opentelemetry-instrumentation-requests does). On that one span object, such a call keeps
+    our description instead of erasing it. Any other status call goes through unchanged."""
+    original = span.set_status
+
+    def set_status(status: Status | StatusCode, description: str | None = None) -> None:
+        code = status.status_code if isinstance(status, Status) else status
+        text = status.description if isinstance(status, Status) else description
+        if code is StatusCode.ERROR and not text:
+            original(ours)
+        else:
+            original(status, description)
+
+    with contextlib.suppress(AttributeError, TypeError):
+        span.set_status = set_status  # type: ignore[method-assign]
 
 
 def _qualified_name(cls: type) -> str:
