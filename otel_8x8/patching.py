@@ -1,12 +1,19 @@
-"""Wrap a method with wrapt, and take the wrapper out again whatever was stacked on top of it.
+"""Wrap a library method with wrapt, directly around the library's own function.
 
-Other instrumentations (opentelemetry-instrumentation-requests, for one) may wrap the same
-method after us and be uninstrumented in any order. ``remove()`` therefore:
+Other instrumentations wrap the same methods (opentelemetry-instrumentation-requests replaces
+``Session.send`` with a function that closes over the previous one) and assume they are on
+top when they are removed. To keep every instrument/uninstrument order correct, otel-8x8
+always sits *innermost*, right around the library's function:
 
-- restores the original if our wrapper is still the attribute;
-- otherwise splices it out of the chain by pointing the outer wrapper's ``__wrapped__`` at
-  the original (which is what that instrumentation restores when it is removed), and in
-  every case turns our wrapper into a pass-through at once.
+- ``apply()`` walks down the chain of wrappers already installed (wrapt proxies, or functions
+  whose ``__wrapped__`` is also held in their closure) and re-points the innermost one at our
+  wrapper. Whatever wraps the method later wraps on top of us, as usual.
+- ``remove()`` re-points whatever calls our wrapper back at the library's function (or
+  restores the attribute when nothing else is installed), and switches our wrapper off at once
+  in case a reference to it survives somewhere.
+
+So another instrumentation that removes itself restores exactly what it found, and the
+nesting is the same whatever order things were installed in.
 """
 
 from __future__ import annotations
@@ -20,6 +27,9 @@ import wrapt
 WrapperFunction = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
 _MAX_CHAIN = 16
+
+# wrapt 2 splits the proxy base (BaseObjectProxy) from ObjectProxy; wrapt 1 has only ObjectProxy.
+_PROXY_BASE: Any = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
 
 
 class _Switch:
@@ -49,7 +59,6 @@ class Patch:
     def apply(self) -> None:
         if self.applied:
             return
-        original = self.owner.__dict__[self.name]
         switch = _Switch()
         wrapper = self.wrapper
 
@@ -58,29 +67,75 @@ class Patch:
                 return wrapped(*args, **kwargs)
             return wrapper(wrapped, instance, args, kwargs)
 
-        proxy = wrapt.FunctionWrapper(original, switched)
-        setattr(self.owner, self.name, proxy)
-        self._original, self._proxy, self._switch = original, proxy, switch
+        top = self.owner.__dict__[self.name]
+        holder, innermost = self._innermost(top)
+        proxy = wrapt.FunctionWrapper(innermost, switched)
+        if holder is None or not self._repoint(holder, proxy):
+            innermost = top
+            proxy = wrapt.FunctionWrapper(top, switched)
+            setattr(self.owner, self.name, proxy)
+        self._original, self._proxy, self._switch = innermost, proxy, switch
 
     def remove(self) -> None:
         if self._switch is None:
             return
         self._switch.on = False
-        current = self.owner.__dict__.get(self.name)
-        if current is self._proxy:
+        node = self.owner.__dict__.get(self.name)
+        if self._is_ours(node):  # ours on top (or put back on top by another instrumentation's removal)
             setattr(self.owner, self.name, self._original)
         else:
-            self._splice(current)
+            for _ in range(_MAX_CHAIN):
+                inner = getattr(node, "__wrapped__", None)
+                if inner is None:
+                    break
+                if self._is_ours(inner):
+                    self._repoint(node, self._original)
+                    break
+                node = inner
         self._original = self._proxy = self._switch = None
 
-    def _splice(self, outer: Any) -> None:
+    def _is_ours(self, obj: Any) -> bool:
+        # Reading the method through the class gives wrapt's bound wrapper, whose parent is our proxy.
+        return obj is not None and (obj is self._proxy or getattr(obj, "_self_parent", None) is self._proxy)
+
+    @staticmethod
+    def _innermost(top: Any) -> tuple[Any, Any]:
+        """(the wrapper that calls the library's function, that function); holder None if unwrapped."""
+        holder, node = None, top
         for _ in range(_MAX_CHAIN):
-            if outer is None:
-                return
-            inner = getattr(outer, "__wrapped__", None)
-            if inner is self._proxy:
-                # If it cannot be re-pointed, our wrapper stays in the chain, switched off.
-                with contextlib.suppress(AttributeError, TypeError):
-                    outer.__wrapped__ = self._original
-                return
-            outer = inner
+            inner = getattr(node, "__wrapped__", None)
+            if inner is None or not (isinstance(node, _PROXY_BASE) or _closure_cells(node, inner)):
+                break
+            holder, node = node, inner
+        return holder, node
+
+    def _repoint(self, holder: Any, new: Any) -> bool:
+        """Make ``holder`` call ``new`` instead of what it calls now. False if it cannot be done."""
+        old = holder.__wrapped__
+        if isinstance(holder, _PROXY_BASE):
+            with contextlib.suppress(AttributeError, TypeError):
+                holder.__wrapped__ = new
+                return True
+            return False
+        cells = _closure_cells(holder, old)
+        if not cells:
+            return False
+        # A closure called the function as read through the class; give it the same kind of object.
+        as_read = new.__get__(None, self.owner) if isinstance(new, wrapt.FunctionWrapper) else new
+        try:
+            for cell in cells:
+                cell.cell_contents = as_read
+            holder.__wrapped__ = as_read
+        except (AttributeError, TypeError, ValueError):
+            return False
+        return True
+
+
+def _closure_cells(function: Any, value: Any) -> list[Any]:
+    """The cells of ``function``'s closure that hold exactly ``value``."""
+    cells = []
+    for cell in getattr(function, "__closure__", None) or ():
+        with contextlib.suppress(ValueError):  # an empty cell
+            if cell.cell_contents is value:
+                cells.append(cell)
+    return cells
