@@ -120,7 +120,7 @@ _ENTRIES: dict[int, tuple[str, Category]] = {
     3032: ("Invalid Template Name", _C.TEMPLATE),
     3033: ("Too much template parameters passed", _C.TEMPLATE),
     3034: ("Invalid template components combination", _C.TEMPLATE),
-    3035: ("SubAccount don't have channels, supported templates", _C.TEMPLATE),
+    3035: ("SubAccount don’t have channels, supported templates", _C.TEMPLATE),  # noqa: RUF001
     3036: ("Empty Template language", _C.TEMPLATE),
     3037: ("Invalid Template language", _C.TEMPLATE),
     3038: ("Template not found", _C.TEMPLATE),

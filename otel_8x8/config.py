@@ -50,7 +50,7 @@ class Options:
         return cls(
             hosts=(*hosts_from_env(dict(env)), *(h.strip() for h in hosts if h.strip())),
             log_errors=bool(log_errors),
-            log_level=_level(kwargs.get("log_level", env.get(LOG_LEVEL_ENV))),
+            log_level=_level(kwargs.get("log_level") or env.get(LOG_LEVEL_ENV)),
             request_hook=kwargs.get("request_hook"),
             response_hook=kwargs.get("response_hook"),
         )

@@ -85,9 +85,7 @@ class HostMatcher:
         return target
 
     def _lookup(self, netloc: str) -> Target | None:
-        netloc = netloc.lower()
-        if "@" in netloc:
-            netloc = netloc.rpartition("@")[2]
+        netloc = netloc.lower().rpartition("@")[2]
         found = self._exact.get(netloc)
         if found is not None:
             return found
@@ -125,4 +123,4 @@ def netloc_of(url: str) -> str:
         i = url.find(stop, start)
         if 0 <= i < end:
             end = i
-    return url[start:end]
+    return url[start:end].rpartition("@")[2]

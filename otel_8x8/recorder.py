@@ -61,7 +61,7 @@ def describe_call(method: str, url: str, target: Target) -> Call:
     info = parse_path(path)
     upper = method.upper()
     known = upper if upper in _KNOWN_METHODS else "_OTHER"
-    product = target.product or info.product_hint
+    product = info.product_hint or target.product  # the path is more specific (gateways)
     attrs: Attributes = {
         A.HTTP_REQUEST_METHOD: known,
         A.SERVER_ADDRESS: host,
@@ -199,9 +199,12 @@ class Recorder:
     def record_exception(self, span: Span, exc: BaseException) -> str:
         error_type = _qualified_name(type(exc))
         if span.is_recording():
+            # Exception messages carry URLs (phone numbers in lookup paths): record them redacted,
+            # never through span.record_exception(), which would store the raw message and traceback.
+            message = redact_text(str(exc))
             span.set_attribute(A.ERROR_TYPE, error_type)
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, redact_text(f"{type(exc).__name__}: {exc}")))
+            span.add_event("exception", {"exception.type": error_type, "exception.message": message})
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"))
         return error_type
 
     # --- metrics -----------------------------------------------------------------------------

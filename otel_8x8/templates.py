@@ -89,13 +89,13 @@ def parse_path(path: str) -> PathInfo:
     phones: list[int] = []
     previous = ""
     for index, segment in enumerate(segments):
-        if segment == "" or (segment in VOCABULARY and not _is_id_position(previous, segment)):
+        if segment == "" or (segment in VOCABULARY and not _is_id_position(out, segment)):
             out.append(segment)
             hint = hint or _PRODUCT_HINTS.get(segment)
             previous = segment
             continue
         placeholder = PLACEHOLDERS.get(previous, GENERIC_PLACEHOLDER)
-        if previous == "v1" and len(out) >= 2 and out[-2] == "sms":
+        if previous == "v1" and len(out) == 3 and out[1] == "sms":
             placeholder = "{subAccountId}"  # legacy /sms/v1/{subAccountId}/single|many
         if placeholder == "{subAccountId}" and subaccount is None:
             candidate = unquote(segment)
@@ -108,6 +108,9 @@ def parse_path(path: str) -> PathInfo:
     return PathInfo("/".join(out), subaccount, hint, tuple(phones))
 
 
-def _is_id_position(previous: str, segment: str) -> bool:
-    """A vocabulary word right after ``subaccounts`` / ``accounts`` is still an id (e.g. a subaccount named "sms")."""
-    return previous in ("subaccounts", "accounts")
+def _is_id_position(out: list[str], segment: str) -> bool:
+    """Where an account id stands, a vocabulary word is still an id (e.g. a subaccount named "sms")."""
+    previous = out[-1] if out else ""
+    if previous in ("subaccounts", "accounts"):
+        return True
+    return previous == "v1" and len(out) == 3 and out[1] == "sms"  # legacy /sms/v1/{subAccountId}/...

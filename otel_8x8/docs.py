@@ -1,0 +1,165 @@
+"""Generate the README's reference tables from the code: ``python -m otel_8x8.docs`` rewrites them.
+
+Each table sits in README.md between ``<!-- BEGIN GENERATED: name -->`` and
+``<!-- END GENERATED: name -->``; tests/test_readme.py fails when one is out of date.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from . import attributes as A
+from .catalog import STATUS_CATEGORIES, Category, iter_catalog
+from .config import ENVIRONMENT_VARIABLES, LOG_ERRORS_ENV, LOG_LEVEL_ENV
+from .hosts import HOSTS_ENV
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+# attribute -> (type, description)
+ATTRIBUTE_DOCS: dict[str, tuple[str, str]] = {
+    A.PRODUCT: (
+        "string",
+        "8x8 product: `sms`, `chatapps`, `verify`, `lookup`, `contacts` or `voice`; from the host, "
+        "else guessed from the path (absent when neither tells).",
+    ),
+    A.REGION: ("string", "Region of the host: `ap`, `us`, `eu` or `id` (absent for legacy and configured hosts)."),
+    A.SUBACCOUNT_ID: ("string", "The `{subAccountId}` of the path."),
+    A.ERROR_CODE: ("int", "The `code` of 8x8's error envelope (e.g. `1002`), or `429` for rate limiting."),
+    A.ERROR_ID: ("string", "The envelope's `errorId`, the id 8x8 support asks for."),
+    A.ERROR_CATEGORY: ("string", "One of the error categories below."),
+    A.ERROR_RETRYABLE: ("boolean", "Whether retrying the call may succeed (`rate_limit`, `server_error`)."),
+    A.ERROR_MESSAGE: ("string", "The envelope's `message`, redacted and cut to 512 characters (log records only)."),
+    A.RETRY_AFTER: ("double", "Seconds from the `Retry-After` header of an error answer."),
+    A.HTTP_REQUEST_METHOD: ("string", "HTTP method (`_OTHER` for a non-standard one)."),
+    A.HTTP_REQUEST_METHOD_ORIGINAL: ("string", "The method as sent, only when `http.request.method` is `_OTHER`."),
+    A.HTTP_RESPONSE_STATUS_CODE: ("int", "HTTP status of the answer."),
+    A.SERVER_ADDRESS: ("string", "Host name of the URL."),
+    A.SERVER_PORT: ("int", "Port of the URL (443 and 80 when implicit)."),
+    A.URL_FULL: ("string", "The URL with phone numbers, credentials and secret query values redacted."),
+    A.URL_SCHEME: ("string", "`https` or `http`."),
+    A.URL_TEMPLATE: (
+        "string",
+        "The path with 8x8's placeholder names, e.g. `/api/v1/subaccounts/{subAccountId}/messages`.",
+    ),
+    A.ERROR_TYPE: ("string", 'The HTTP status (`"400"`) of an error answer, or the exception\'s class name.'),
+}
+
+# instrument() keyword -> (environment variable or "", description)
+INSTRUMENT_KWARGS: dict[str, tuple[str, str]] = {
+    "hosts": (HOSTS_ENV, "Extra 8x8 hosts (list or comma-separated string), added to those of the variable."),
+    "log_errors": (LOG_ERRORS_ENV, "Emit the log record for 8x8 errors (default `True`)."),
+    "log_level": (LOG_LEVEL_ENV, "Fixed level (int or name) of the error log records."),
+    "request_hook": ("", "`request_hook(span, request)`, called before the call with the library's request."),
+    "response_hook": ("", "`response_hook(span, request, response)`, called after the call."),
+    "tracer_provider": ("", "TracerProvider to use instead of the global one."),
+    "meter_provider": ("", "MeterProvider to use instead of the global one."),
+}
+
+_METRICS = {A.ERRORS_METRIC: A.ERROR_METRIC_ATTRIBUTES, A.DURATION_METRIC: A.DURATION_METRIC_ATTRIBUTES}
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _span_attributes() -> str:
+    return _table(
+        ("Attribute", "Type", "Description"),
+        ((f"`{name}`", *ATTRIBUTE_DOCS[name]) for name in A.SPAN_ATTRIBUTES),
+    )
+
+
+def _metric_attributes() -> str:
+    names = dict.fromkeys(name for attrs in _METRICS.values() for name in attrs)
+    return _table(
+        ("Attribute", *(f"`{metric}`" for metric in _METRICS)),
+        ((f"`{name}`", *("yes" if name in attrs else "" for attrs in _METRICS.values())) for name in names),
+    )
+
+
+def _error_categories() -> str:
+    rows = []
+    for category in Category:
+        codes = ", ".join(str(entry.code) for entry in iter_catalog() if entry.category is category)
+        statuses = [str(status) for status, cat in STATUS_CATEGORIES.items() if cat is category]
+        if category is Category.SERVER_ERROR:
+            statuses.append("any other 5xx")
+        elif category is Category.UNKNOWN:
+            statuses.append("any other status >= 400")
+        rows.append((f"`{category.value}`", "yes" if category.retryable else "no", codes, ", ".join(statuses)))
+    return _table(("Category", "Retryable", "Error codes", "HTTP statuses (when the code is unknown)"), rows)
+
+
+def _error_codes() -> str:
+    return _table(
+        ("Code", "Description", "Category"),
+        ((entry.code, entry.description, f"`{entry.category.value}`") for entry in iter_catalog()),
+    )
+
+
+def _environment_variables() -> str:
+    return _table(("Variable", "Description"), ((f"`{name}`", text) for name, text in ENVIRONMENT_VARIABLES.items()))
+
+
+def _instrument_kwargs() -> str:
+    return _table(
+        ("Keyword", "Environment variable", "Description"),
+        ((f"`{name}`", f"`{env}`" if env else "", text) for name, (env, text) in INSTRUMENT_KWARGS.items()),
+    )
+
+
+def render_tables() -> dict[str, str]:
+    """Every generated README table: name -> markdown."""
+    return {
+        "span-attributes": _span_attributes(),
+        "metric-attributes": _metric_attributes(),
+        "error-categories": _error_categories(),
+        "error-codes": _error_codes(),
+        "environment-variables": _environment_variables(),
+        "instrument-kwargs": _instrument_kwargs(),
+    }
+
+
+_BLOCK = re.compile(r"(<!-- BEGIN GENERATED: ([\w-]+) -->\n)(.*?)(<!-- END GENERATED: \2 -->)", re.S)
+
+
+def generated_blocks(text: str) -> dict[str, str]:
+    """The tables currently between the markers of ``text`` (name -> markdown, without the markers)."""
+    return {match[2]: match[3].strip() for match in _BLOCK.finditer(text)}
+
+
+def update(text: str) -> str:
+    """``text`` with every generated table replaced by its current rendering."""
+    tables = render_tables()
+    missing = tables.keys() - generated_blocks(text).keys()
+    if missing:
+        raise ValueError(f"README has no markers for the tables {sorted(missing)}")
+
+    def replace(match: re.Match[str]) -> str:
+        table = tables.get(match[2])
+        return match[0] if table is None else f"{match[1]}{table}\n{match[4]}"
+
+    return _BLOCK.sub(replace, text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    path = Path(argv[0]) if argv else README
+    old = path.read_text(encoding="utf-8")
+    new = update(old)
+    if new != old:
+        path.write_text(new, encoding="utf-8")
+        print(f"updated {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

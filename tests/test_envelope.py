@@ -1,0 +1,195 @@
+"""The error-envelope parser never raises, and keeps only well-typed fields; read_error on top of it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from otel_8x8.envelope import Envelope, parse_envelope
+from otel_8x8.recorder import read_error
+
+SEED_EXAMPLE = b"""{
+"code": 1300,
+"message": "Object wasn't found or is already expired",
+"errorId": "1cc1eda1-f5dd-ea11-8288-0263195dd35a",
+"timestamp": "2020-12-22T05:52:01.85Z"
+}"""
+QUOTA_BODY = b'{"code": 429, "message": "Quota exceeded. Please try again in 1 second(s)."}'
+
+
+def assert_well_typed(envelope: Envelope) -> None:
+    assert envelope.code is None or (type(envelope.code) is int and -(2**63) <= envelope.code < 2**63)
+    assert envelope.message is None or isinstance(envelope.message, str)
+    assert envelope.error_id is None or isinstance(envelope.error_id, str)
+
+
+# --- documented shapes --------------------------------------------------------------------------
+
+
+def test_seed_example() -> None:
+    envelope = parse_envelope(SEED_EXAMPLE)
+    assert envelope.code == 1300
+    assert envelope.message == "Object wasn't found or is already expired"
+    assert envelope.error_id == "1cc1eda1-f5dd-ea11-8288-0263195dd35a"
+
+
+def test_rate_limit_body_has_http_code_and_no_error_id() -> None:
+    envelope = parse_envelope(QUOTA_BODY)
+    assert envelope.code == 429
+    assert envelope.message == "Quota exceeded. Please try again in 1 second(s)."
+    assert envelope.error_id is None
+
+
+def test_duplicate_keys_last_wins() -> None:
+    envelope = parse_envelope(b'{"code": 1000, "message": "a", "code": 1300, "message": "b"}')
+    assert (envelope.code, envelope.message) == (1300, "b")
+
+
+# --- hostile bodies: never raise, no field -----------------------------------------------------
+
+EMPTY_BODIES = {
+    "none": None,
+    "empty": b"",
+    "whitespace": b"  \r\n ",
+    "html": b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+    "truncated": b'{"code": 1300, "message": "Object wa',
+    "array": b'[{"code": 1300}]',
+    "string": b'"code"',
+    "number": b"1300",
+    "null": b"null",
+    "deep_100000": b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    "deep_30000_under_size_limit": b'{"a": ' + b"[" * 30_000 + b"]" * 30_000 + b"}",
+    "digits_5000": b'{"code": ' + b"9" * 5000 + b"}",
+}
+
+
+@pytest.mark.parametrize("body", EMPTY_BODIES.values(), ids=EMPTY_BODIES.keys())
+def test_unusable_body_gives_no_fields(body: bytes | None) -> None:
+    assert parse_envelope(body) == Envelope(None, None, None)
+
+
+WRONG_TYPES = {
+    "string_code": b'{"code": "abc", "message": 5, "errorId": 7}',
+    "numeric_string_code": b'{"code": "1300"}',
+    "null_fields": b'{"code": null, "message": null, "errorId": null}',
+    "float_code": b'{"code": 1300.0, "message": ["x"], "errorId": {"a": 1}}',
+    "bool_code": b'{"code": true, "message": false, "errorId": true}',
+    "nan_code": b'{"code": NaN, "message": "m"}',
+    "infinity_code": b'{"code": Infinity}',
+    "minus_infinity_code": b'{"code": -Infinity}',
+}
+
+
+@pytest.mark.parametrize("body", WRONG_TYPES.values(), ids=WRONG_TYPES.keys())
+def test_wrong_typed_code_is_none(body: bytes) -> None:
+    envelope = parse_envelope(body)
+    assert envelope.code is None
+    assert_well_typed(envelope)
+
+
+def test_wrong_typed_text_fields_are_none() -> None:
+    envelope = parse_envelope(b'{"code": 1300, "message": 5, "errorId": ["1cc1eda1"]}')
+    assert envelope == Envelope(1300, None, None)
+
+
+@pytest.mark.parametrize("code", [10**30, -(10**30), 2**63])
+def test_huge_int_code_is_not_recordable(code: int) -> None:
+    # An OpenTelemetry int attribute is 64-bit: a code that does not fit is not a code.
+    envelope = parse_envelope(b'{"code": %d, "message": "m"}' % code)
+    assert envelope.code is None
+    assert envelope.message == "m"
+
+
+def test_invalid_utf8_does_not_raise() -> None:
+    envelope = parse_envelope(b'{"code": 1300, "message": "\xff\xfe\xfa"}')
+    assert envelope.code in (None, 1300)
+    assert_well_typed(envelope)
+
+
+def test_utf16_json_does_not_raise() -> None:
+    envelope = parse_envelope('{"code": 1300, "message": "m"}'.encode("utf-16"))
+    assert envelope.code in (None, 1300)
+    assert_well_typed(envelope)
+
+
+def test_body_over_64kib_does_not_raise() -> None:
+    body = b'{"code": 1300, "message": "' + b"x" * (64 * 1024) + b'"}'
+    assert_well_typed(parse_envelope(body))
+    padded = SEED_EXAMPLE + b" " * (64 * 1024)
+    assert_well_typed(parse_envelope(padded))
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+json_values: st.SearchStrategy[Any] = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=10,
+)
+envelope_like = st.dictionaries(
+    st.sampled_from(["code", "message", "errorId", "timestamp"]) | st.text(max_size=8), json_values, max_size=6
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=300) | st.binary(max_size=300).map(lambda b: b"{" + b))
+def test_arbitrary_bytes_never_raise(body: bytes) -> None:
+    assert_well_typed(parse_envelope(body))
+
+
+@settings(max_examples=100, deadline=None)
+@given(envelope_like)
+def test_arbitrary_json_objects_are_well_typed(data: dict[str, Any]) -> None:
+    envelope = parse_envelope(json.dumps(data).encode())
+    assert_well_typed(envelope)
+    code = data.get("code")
+    if type(code) is int and -(2**63) <= code < 2**63:
+        assert envelope.code == code
+    message = data.get("message")
+    if isinstance(message, str) and message:
+        assert envelope.message == message
+
+
+# --- read_error ---------------------------------------------------------------------------------
+
+
+def headers(values: dict[str, str]) -> Callable[[str], str | None]:
+    lowered = {name.lower(): value for name, value in values.items()}
+    return lambda name: lowered.get(name.lower())
+
+
+def test_read_error_rate_limit_with_retry_after() -> None:
+    error = read_error(429, QUOTA_BODY, headers({"Retry-After": "1"}))
+    assert error.category.value == "rate_limit"
+    assert error.category.retryable
+    assert error.retry_after == 1.0
+    assert error.envelope.code == 429
+    assert error.envelope.error_id is None
+    assert error.error_type == "429"
+
+
+def test_read_error_gateway_html_is_server_error() -> None:
+    error = read_error(502, EMPTY_BODIES["html"], headers({}))
+    assert error.category.value == "server_error"
+    assert error.envelope == Envelope(None, None, None)
+    assert error.retry_after is None
+    assert error.message is None
+
+
+def test_read_error_unknown_code_uses_status() -> None:
+    error = read_error(404, b'{"code": 9999, "message": "new"}', headers({}))
+    assert error.envelope.code == 9999
+    assert error.category.value == "not_found"
+
+
+def test_read_error_redacts_message() -> None:
+    error = read_error(400, b'{"code": 1002, "message": "Invalid MSISDN +6591234567"}', headers({}))
+    assert error.category.value == "invalid_request"
+    assert error.message is not None
+    assert "6591234567" not in error.message
+    assert error.message.startswith("Invalid MSISDN")
