@@ -14,7 +14,9 @@ from otel_8x8.testing.console import parse_console_output
 ROOT = Path(__file__).resolve().parent.parent
 INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
 
-pytestmark = pytest.mark.skipif(not INSTRUMENT.exists(), reason="opentelemetry-instrument is not beside sys.executable")
+
+def test_opentelemetry_instrument_is_installed() -> None:
+    assert INSTRUMENT.exists(), "the demo needs opentelemetry-instrument beside this Python"
 
 
 def records(output: str, section: str) -> list[tuple[str, dict[str, str]]]:

@@ -1,0 +1,126 @@
+"""Under ``opentelemetry-instrument``: an unmodified app, every HTTP instrumentation installed here loaded."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otel_8x8.testing import FakeEightByEight
+from otel_8x8.testing.console import ConsoleTelemetry, parse_console_output
+
+APP = Path(__file__).parent / "apps" / "all_clients.py"
+INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
+TEMPLATE = "/api/v1/subaccounts/{subAccountId}/messages"
+CLIENTS = ("requests", "httpx", "httpx-async")
+
+
+def run_app(fake: FakeEightByEight, tmp_path: Path, **extra_env: str) -> tuple[ConsoleTelemetry, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
+    env.update(
+        OTEL_SERVICE_NAME="auto-test",
+        OTEL_TRACES_EXPORTER="console",
+        OTEL_LOGS_EXPORTER="console",
+        OTEL_METRICS_EXPORTER="console",
+        OTEL_METRIC_EXPORT_INTERVAL="600000",
+        OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED="true",
+        OTEL_PYTHON_8X8_HOSTS=fake.netloc,
+        OTEL_SEMCONV_STABILITY_OPT_IN="http",
+        EIGHTXEIGHT_URL=fake.url,
+        NO_PROXY="127.0.0.1",
+        no_proxy="127.0.0.1",
+    )
+    env.update(extra_env)
+    completed = subprocess.run(
+        [str(INSTRUMENT), sys.executable, str(APP)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return parse_console_output(completed.stdout), completed.stderr
+
+
+def _attrs(item: dict[str, Any]) -> dict[str, Any]:
+    return dict(item.get("attributes") or {})
+
+
+@pytest.fixture
+def fake() -> Any:
+    with FakeEightByEight() as server:
+        yield server
+
+
+def test_spans_logs_and_metrics_of_an_unmodified_app(fake: FakeEightByEight, tmp_path: Path) -> None:
+    telemetry, _ = run_app(fake, tmp_path)
+
+    assert telemetry.text == [f"{client} {status}" for client in CLIENTS for status in (200, 400)]
+    client_spans = [s for s in telemetry.spans if s["kind"] == "SpanKind.CLIENT"]
+    assert len(client_spans) == 6  # one per call, although the contrib requests/httpx/urllib3 are loaded too
+    assert {s["name"] for s in client_spans} == {f"POST {TEMPLATE}"}
+    assert all(s["resource"]["attributes"]["service.name"] == "auto-test" for s in client_spans)
+    errors = [s for s in client_spans if _attrs(s).get("com.8x8.error.code") == 1002]
+    assert len(errors) == 3
+    for span in errors:
+        attrs = _attrs(span)
+        assert attrs["com.8x8.error.category"] == "invalid_request"
+        assert attrs["com.8x8.subaccount.id"] == "acme"
+        assert attrs["url.template"] == TEMPLATE
+        assert span["status"]["status_code"] == "ERROR"
+        assert "REDACTED" in span["status"]["description"]
+
+    ours = [log for log in telemetry.logs if _attrs(log).get("com.8x8.error.code") == 1002]
+    assert len(ours) == 3
+    span_ids = {(s["context"]["trace_id"], s["context"]["span_id"]) for s in errors}
+    assert {(log["trace_id"], log["span_id"]) for log in ours} == span_ids
+    for log in ours:
+        attrs = _attrs(log)
+        assert log["severity_text"] == "WARN"
+        assert attrs["com.8x8.error.category"] == "invalid_request"
+        assert "REDACTED" in attrs["com.8x8.error.message"]
+        assert attrs["com.8x8.error.id"] in {_attrs(s)["com.8x8.error.id"] for s in errors}
+
+    [point] = telemetry.points("com.8x8.api.errors")
+    assert point["value"] == 3
+    assert point["attributes"] == {
+        "com.8x8.error.code": 1002,
+        "com.8x8.error.category": "invalid_request",
+        "http.response.status_code": 400,
+        "error.type": "400",
+        "url.template": TEMPLATE,
+    }
+
+    exported = str(telemetry.spans) + str(telemetry.logs) + str(telemetry.metrics)
+    assert "6591234567" not in exported
+    assert "SECRET" not in exported
+
+
+def test_disabled_by_otel_python_disabled_instrumentations(fake: FakeEightByEight, tmp_path: Path) -> None:
+    telemetry, _ = run_app(fake, tmp_path, OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="8x8")
+
+    assert len(telemetry.text) == 6
+    assert telemetry.spans, "the contrib instrumentations still trace the calls"
+    assert not any(k.startswith("com.8x8.") for s in telemetry.spans for k in _attrs(s))
+    assert not any(k.startswith("com.8x8.") for log in telemetry.logs for k in _attrs(log))
+    assert telemetry.points("com.8x8.api.errors") == []
+
+
+def test_works_when_httpx_cannot_be_imported(fake: FakeEightByEight, tmp_path: Path) -> None:
+    blocker = tmp_path / "blocked" / "httpx"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('httpx is not installed here')\n")
+    telemetry, stderr = run_app(
+        fake, tmp_path, PYTHONPATH=str(blocker.parent), OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="httpx"
+    )
+
+    assert telemetry.text == ["requests 200", "requests 400"]
+    assert "httpx not installed" in stderr
+    spans = [s for s in telemetry.spans if s["kind"] == "SpanKind.CLIENT"]
+    assert [_attrs(s).get("com.8x8.error.code") for s in spans] == [None, 1002]

@@ -1,0 +1,152 @@
+"""Streaming responses, user hooks, the JSON log formatter, and what the app keeps seeing."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+from typing import Any
+
+import httpx
+import pytest
+import requests
+from pythonjsonlogger.json import JsonFormatter
+
+from otel_8x8 import EightByEightInstrumentor
+from otel_8x8.testing import FakeEightByEight, Reply
+
+from .conftest import API_KEY, Telemetry
+
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+MESSAGES = "/api/v1/subaccounts/acme/messages"
+BIG = b"x" * (1 << 20)
+
+
+def _instrument(telemetry: Telemetry, fake: FakeEightByEight, **options: Any) -> EightByEightInstrumentor:
+    instrumentor = EightByEightInstrumentor()
+    instrumentor.instrument(
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+        hosts=[fake.netloc],
+        **options,
+    )
+    return instrumentor
+
+
+def test_requests_stream_is_not_read_by_the_instrumentation(
+    fake: FakeEightByEight, telemetry: Telemetry, instrumented: EightByEightInstrumentor
+) -> None:
+    fake.script("GET", "/api/v1/subaccounts/acme/messages/exports/j1", Reply(status=200, body=BIG))
+    fake.script("POST", MESSAGES, Reply(status=400, body={"code": 1002, "message": "Invalid MSISDN"}))
+
+    big = requests.get(fake.url + "/api/v1/subaccounts/acme/messages/exports/j1", headers=AUTH, stream=True)
+    assert getattr(big, "_content_consumed") is False  # noqa: B009 -- nothing read behind the app's back
+    assert sum(len(chunk) for chunk in big.iter_content(65536)) == len(BIG)
+
+    error = requests.post(fake.url + MESSAGES, json={}, headers=AUTH, stream=True)
+    assert getattr(error, "_content_consumed") is False  # noqa: B009
+    assert error.json()["code"] == 1002  # the app can still read all of it
+    assert error.elapsed.total_seconds() > 0
+
+    spans = telemetry.client_spans()
+    assert [s.attributes["http.response.status_code"] for s in spans if s.attributes] == [200, 400]
+    error_attrs = dict(spans[1].attributes or {})
+    assert error_attrs["com.8x8.error.category"] == "invalid_request"  # from the status alone
+    assert "com.8x8.error.code" not in error_attrs
+
+
+def test_httpx_stream_is_not_read_by_the_instrumentation(
+    fake: FakeEightByEight, telemetry: Telemetry, instrumented: EightByEightInstrumentor
+) -> None:
+    fake.script("GET", "/api/v1/subaccounts/acme/messages/exports/j1", Reply(status=200, body=BIG))
+    fake.script("POST", MESSAGES, Reply(status=503, body="<html>busy</html>", content_type="text/html"))
+    url = fake.url + "/api/v1/subaccounts/acme/messages/exports/j1"
+
+    with httpx.Client() as client, client.stream("GET", url, headers=AUTH) as response:
+        assert response.is_stream_consumed is False
+        assert sum(len(chunk) for chunk in response.iter_bytes()) == len(BIG)
+
+    async def run() -> bytes:
+        async with httpx.AsyncClient() as client, client.stream("POST", fake.url + MESSAGES, headers=AUTH) as response:
+            assert response.is_stream_consumed is False
+            return await response.aread()
+
+    assert asyncio.run(run()) == b"<html>busy</html>"
+    spans = telemetry.client_spans()
+    assert len(spans) == 2
+    assert spans[1].attributes is not None
+    assert spans[1].attributes["com.8x8.error.category"] == "server_error"
+    assert spans[1].attributes["com.8x8.error.retryable"] is True
+
+
+def test_hooks_see_the_span_and_their_failures_never_reach_the_app(
+    fake: FakeEightByEight, telemetry: Telemetry
+) -> None:
+    seen: list[str] = []
+
+    def request_hook(span: Any, request: Any) -> None:
+        seen.append(f"request {request.method}")
+        span.set_attribute("app.tenant", "t1")
+        raise RuntimeError("a broken request hook")
+
+    def response_hook(span: Any, request: Any, response: Any) -> None:
+        seen.append(f"response {response.status_code}")
+        raise ValueError("a broken response hook")
+
+    instrumentor = _instrument(telemetry, fake, request_hook=request_hook, response_hook=response_hook)
+    try:
+        assert requests.post(fake.url + MESSAGES, json={"text": "FAIL 1002"}, headers=AUTH).status_code == 400
+        assert httpx.post(fake.url + MESSAGES, json={"text": "hi"}, headers=AUTH).status_code == 200
+    finally:
+        instrumentor.uninstrument()
+
+    assert seen == ["request POST", "response 400", "request POST", "response 200"]
+    spans = telemetry.client_spans()
+    assert [s.attributes["app.tenant"] for s in spans if s.attributes] == ["t1", "t1"]
+    assert spans[0].attributes is not None and spans[0].attributes["com.8x8.error.code"] == 1002
+
+
+def test_error_log_reads_well_through_a_json_formatter(
+    fake: FakeEightByEight, telemetry: Telemetry, instrumented: EightByEightInstrumentor
+) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter("%(levelname)s %(name)s %(message)s"))
+    logger = logging.getLogger("otel_8x8")
+    logger.addHandler(handler)
+    try:
+        requests.post(fake.url + MESSAGES, json={"destination": "+6591234567", "text": "FAIL 1002"}, headers=AUTH)
+    finally:
+        logger.removeHandler(handler)
+
+    [line] = stream.getvalue().splitlines()
+    record = json.loads(line)
+    [span] = telemetry.client_spans()
+    assert record["levelname"] == "WARNING"
+    assert record["name"] == "otel_8x8"
+    assert "1002" in record["message"] and "invalid_request" in record["message"]
+    assert record["com.8x8.error.code"] == 1002
+    assert record["com.8x8.error.id"] == (span.attributes or {})["com.8x8.error.id"]
+    assert record["com.8x8.error.category"] == "invalid_request"
+    assert record["com.8x8.error.retryable"] is False
+    assert record["url.template"] == "/api/v1/subaccounts/{subAccountId}/messages"
+    assert "6591234567" not in line
+    assert API_KEY not in line
+
+
+@pytest.mark.parametrize("hosts_env", ["{netloc}", "*.nowhere.invalid,{netloc}=sms"])
+def test_hosts_from_the_environment(
+    fake: FakeEightByEight, telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch, hosts_env: str
+) -> None:
+    monkeypatch.setenv("OTEL_PYTHON_8X8_HOSTS", hosts_env.format(netloc=fake.netloc))
+    instrumentor = EightByEightInstrumentor()
+    instrumentor.instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
+    try:
+        requests.post(fake.url + MESSAGES, json={"text": "hi"}, headers=AUTH)
+    finally:
+        instrumentor.uninstrument()
+
+    [span] = telemetry.client_spans()
+    assert span.attributes is not None
+    assert span.attributes.get("com.8x8.product") == ("sms" if "=sms" in hosts_env else None)
