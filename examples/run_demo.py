@@ -42,7 +42,7 @@ def demo_environment(fake: FakeEightByEight) -> dict[str, str]:
         OTEL_METRICS_EXPORTER="console",
         OTEL_METRIC_EXPORT_INTERVAL="60000",
         OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED="true",
-        OTEL_PYTHON_8X8_HOSTS=fake.netloc,
+        OTEL_PYTHON_8X8_HOSTS=f"{fake.netloc}=sms",
         EIGHTXEIGHT_SMS_URL=fake.url,
         NO_PROXY=no_proxy,
         no_proxy=no_proxy,
@@ -79,8 +79,10 @@ def summary(telemetry: ConsoleTelemetry) -> list[str]:
         lines.append(f"  {span['name']} -> {status['status_code']}{description}")
         lines += _fields({"trace_id": span["context"]["trace_id"], "url.full": attributes.get("url.full")})
         lines += _fields(_ours(attributes))
-    lines.append(f"== log records ({len(telemetry.logs)})")
-    for record in telemetry.logs:
+    records = [record for record in telemetry.logs if _ours(record.get("attributes") or {})]
+    others = len(telemetry.logs) - len(records)
+    lines.append(f"== log records ({len(records)} from otel-8x8, {others} from other loggers not shown)")
+    for record in records:
         lines.append(f"  {record['severity_text']} {record['body']}")
         lines += _fields({"trace_id": record["trace_id"], **_ours(record.get("attributes") or {}, "com.8x8.error.")})
     points = telemetry.points(ERRORS_METRIC)
