@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from typing import Any
 
@@ -17,6 +18,7 @@ from .recorder import Recorder
 from .requests_hook import requests_patches
 from .version import __version__
 
+_logger = logging.getLogger(__name__)
 _SCHEMA_URL = "https://opentelemetry.io/schemas/1.26.0"
 
 
@@ -44,9 +46,15 @@ class EightByEightInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         interceptor = Interceptor(tracer, Recorder(meter, options), HostMatcher(options.hosts))
         self._patches = [*requests_patches(interceptor), *httpx_patches(interceptor)]
         for patch in self._patches:
-            patch.apply()
+            try:
+                patch.apply()
+            except Exception:  # never break the application's start-up
+                _logger.warning("otel-8x8: could not instrument %s", patch, exc_info=True)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         for patch in reversed(getattr(self, "_patches", [])):
-            patch.remove()
+            try:
+                patch.remove()
+            except Exception:
+                _logger.warning("otel-8x8: could not uninstrument %s", patch, exc_info=True)
         self._patches = []

@@ -45,12 +45,17 @@ class Patch:
     """One method of one class, wrapped by ``wrapper(wrapped, instance, args, kwargs)``."""
 
     def __init__(self, owner: type, name: str, wrapper: WrapperFunction) -> None:
-        self.owner = owner
+        # The class that defines the method: another instrumentation may have replaced the public
+        # class by a subclass (opentelemetry-instrumentation-httpx did so with httpx.Client).
+        self.owner = next((cls for cls in owner.__mro__ if name in cls.__dict__), owner)
         self.name = name
         self.wrapper = wrapper
         self._original: Any = None
         self._proxy: Any = None
         self._switch: _Switch | None = None
+
+    def __repr__(self) -> str:
+        return f"{self.owner.__module__}.{self.owner.__qualname__}.{self.name}"
 
     @property
     def applied(self) -> bool:

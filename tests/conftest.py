@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from opentelemetry.instrumentation.logging.handler import LoggingHandler
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -22,6 +21,17 @@ from opentelemetry.trace import SpanKind
 
 from otel_8x8 import EightByEightInstrumentor
 from otel_8x8.testing import FakeEightByEight
+
+try:  # the logging handler moved from the SDK to opentelemetry-instrumentation-logging in 2025
+    from opentelemetry.instrumentation.logging.handler import LoggingHandler
+except ImportError:  # older releases (the compatibility matrix)
+    from opentelemetry.sdk._logs import LoggingHandler  # type: ignore[assignment,no-redef,unused-ignore]
+try:
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
+except ImportError:
+    from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef,unused-ignore]
+        InMemoryLogExporter as InMemoryLogRecordExporter,
+    )
 
 API_KEY = "sk-test-SECRET-3f9a7c"
 PHONE = "+6591234567"
