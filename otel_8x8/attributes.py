@@ -14,6 +14,12 @@ ERROR_CATEGORY: Final = "com.8x8.error.category"
 ERROR_RETRYABLE: Final = "com.8x8.error.retryable"
 ERROR_MESSAGE: Final = "com.8x8.error.message"
 RETRY_AFTER: Final = "com.8x8.retry_after"
+MESSAGE_UMID: Final = "com.8x8.message.umid"
+BATCH_ID: Final = "com.8x8.batch.id"
+BATCH_ACCEPTED: Final = "com.8x8.batch.accepted_count"
+BATCH_REJECTED: Final = "com.8x8.batch.rejected_count"
+BATCH_REJECTION_EVENT: Final = "com.8x8.batch.rejection"
+BATCH_REJECTION_REASON: Final = "com.8x8.batch.rejection.reason"
 
 # Stable HTTP client semantic conventions
 HTTP_REQUEST_METHOD: Final = "http.request.method"
@@ -63,6 +69,10 @@ SPAN_ATTRIBUTES: Final = (
     ERROR_CATEGORY,
     ERROR_RETRYABLE,
     RETRY_AFTER,
+    MESSAGE_UMID,
+    BATCH_ID,
+    BATCH_ACCEPTED,
+    BATCH_REJECTED,
     HTTP_REQUEST_METHOD,
     HTTP_REQUEST_METHOD_ORIGINAL,
     HTTP_RESPONSE_STATUS_CODE,

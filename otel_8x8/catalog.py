@@ -157,6 +157,43 @@ _ENTRIES: dict[int, tuple[str, Category]] = {
     6003: ("SIM card is deactivated", _C.NOT_FOUND),
     6004: ("Routing error", _C.SERVER_ERROR),
     6005: ("SIM card is full", _C.NOT_FOUND),
+    # Voice: callflow validation, answered with sessionStatus NOT_CREATED (developer.8x8.com
+    # "Voice Status Codes"), sometimes with HTTP 200.
+    -1001: ("Invalid JSON request body", _C.INVALID_REQUEST),
+    -1002: ("Speech profile or language parameter invalid", _C.INVALID_REQUEST),
+    -1003: ("Valid maxDigits required when minDigits provided", _C.INVALID_REQUEST),
+    -1004: ("DTMF callback url not provided", _C.INVALID_REQUEST),
+    -1005: ("Valid overallTimeout is required when digitTimeout provided", _C.INVALID_REQUEST),
+    -1006: ("OverallTimeout should be greater than digitTimeout", _C.INVALID_REQUEST),
+    -1007: ("Invalid action type was used", _C.INVALID_REQUEST),
+    -1008: ("Valid maxDigits is required when completeOnHash is false", _C.INVALID_REQUEST),
+    -1009: ("Invalid call flow entry provided", _C.INVALID_REQUEST),
+    -1010: ("Some actions are provided beyond the allowed count", _C.INVALID_REQUEST),
+    -1011: ("Multiple destination phone numbers found in the request", _C.INVALID_REQUEST),
+    -1012: ("Invalid Callflow: Incorrect use of action Hangup", _C.INVALID_REQUEST),
+    -1013: ("Invalid Callflow: First action should be a MakeCall action", _C.INVALID_REQUEST),
+    -1014: ("Source or caller ID is not allowed", _C.FORBIDDEN),
+    -1015: ("The validity period of the call flow request has expired", _C.INVALID_REQUEST),
+    -1016: ("Invalid Callflow Content: Some special characters are invalid/unaccepted", _C.INVALID_REQUEST),
+    -1017: ("Invalid MSISDN format in Destination", _C.INVALID_REQUEST),
+    -1018: ("Invalid Callflow: Execute Scenario cannot be processed together with other actions", _C.INVALID_REQUEST),
+    -1019: ("Invalid Callflow Content: scenarioName is null or empty", _C.INVALID_REQUEST),
+    -1020: (
+        "Invalid Callflow: Invalid scenarioName or the account doesn't have permission to execute this scenario",
+        _C.FORBIDDEN,
+    ),
+    # Voice session and Number Masking errors ("Voice Error Codes", "Error Codes (Number Masking)").
+    -2001: ("An internal error has occurred", _C.SERVER_ERROR),
+    -2002: ("An internal connectivity error has occurred", _C.SERVER_ERROR),
+    -2003: ("The call flow provided is invalid", _C.INVALID_REQUEST),
+    -2004: ("No coverage available for requested area", _C.UNSUPPORTED),
+    -2005: ("Unable to synthesize text to speech", _C.SERVER_ERROR),
+    -2006: ("Unable to download file for playback", _C.INVALID_REQUEST),
+    -2007: ("The validity period of the call flow request has expired", _C.INVALID_REQUEST),
+    -2008: ("The provided source MSISDN or caller ID is not whitelisted", _C.FORBIDDEN),
+    -2009: ("The scenario parameters provided is invalid", _C.INVALID_REQUEST),
+    -2010: ("The trunk capacity has been exceeded", _C.RATE_LIMIT),
+    -9999: ("An unknown error has occurred", _C.UNKNOWN),
 }
 
 CATALOG: Mapping[int, ErrorCode] = MappingProxyType(
@@ -182,6 +219,19 @@ _STATUS_CATEGORY: Mapping[int, Category] = MappingProxyType(
 )
 
 STATUS_CATEGORIES: Mapping[int, Category] = _STATUS_CATEGORY
+
+# Batch rejection reasons are free text; match them to the SMS / Chat Apps codes (1000-3999) whose
+# description they start with, longest description first, first code of a duplicated description.
+_REASON_PREFIXES: tuple[tuple[str, int], ...] = tuple(
+    sorted(
+        {
+            entry.description.lower(): entry.code
+            for entry in sorted(CATALOG.values(), key=lambda e: -e.code)
+            if 1000 <= entry.code < 4000
+        }.items(),
+        key=lambda item: -len(item[0]),
+    )
+)
 """The HTTP statuses with a category of their own (any other 5xx is ``server_error``)."""
 
 
@@ -207,6 +257,15 @@ def categorize(code: int | None, status: int) -> Category:
         if entry is not None:
             return entry.category
     return category_for_status(status)
+
+
+def code_for_reason(reason: str) -> int | None:
+    """The code whose description a batch rejection reason starts with ("Invalid MSISDN format..." -> 1002)."""
+    text = reason.strip().lower()
+    for prefix, code in _REASON_PREFIXES:
+        if text.startswith(prefix):
+            return code
+    return None
 
 
 def iter_catalog() -> Iterator[ErrorCode]:

@@ -33,6 +33,17 @@ ATTRIBUTE_DOCS: dict[str, tuple[str, str]] = {
     A.ERROR_RETRYABLE: ("boolean", "Whether retrying the call may succeed (`rate_limit`, `server_error`)."),
     A.ERROR_MESSAGE: ("string", "The envelope's `message`, redacted and cut to 512 characters (log records only)."),
     A.RETRY_AFTER: ("double", "Seconds from the `Retry-After` header of an error answer."),
+    A.MESSAGE_UMID: (
+        "string",
+        "The `umid` of a sent message (to match its delivery receipt), when the app read the answer.",
+    ),
+    A.BATCH_ID: ("string", "The `batchId` of a batch send."),
+    A.BATCH_ACCEPTED: ("int", "`acceptedCount` of a batch send."),
+    A.BATCH_REJECTED: (
+        "int",
+        "`rejectedCount` of a batch send; each distinct rejection reason is also a span event "
+        "`com.8x8.batch.rejection` with `com.8x8.batch.rejection.reason` (redacted) and this count.",
+    ),
     A.HTTP_REQUEST_METHOD: ("string", "HTTP method (`_OTHER` for a non-standard one)."),
     A.HTTP_REQUEST_METHOD_ORIGINAL: ("string", "The method as sent, only when `http.request.method` is `_OTHER`."),
     A.HTTP_RESPONSE_STATUS_CODE: ("int", "HTTP status of the answer."),

@@ -1,59 +1,156 @@
-"""Parse 8x8's error envelope ``{"code", "message", "errorId", "timestamp"}`` defensively.
+"""Parse what 8x8 answers, defensively: error envelopes and the few success shapes worth reading.
 
 The body is whatever the server (or a gateway in front of it) sent: HTML, nothing, truncated
 or wrongly typed JSON. Parsing never raises; fields that are missing or of the wrong type are
 ``None``, and the caller then categorises from the HTTP status.
+
+Shapes understood:
+
+- the error envelope ``{"code", "message", "errorId", "timestamp"}`` (SMS, Chat Apps, Verification,
+  Number Lookup, Contacts), including the rate limiter's ``{"code": 429, "message"}``;
+- Number Masking errors ``{"errorId", "statusCode": "-2003", "statusMessage", "timestamp"}``;
+- Voice callflow answers ``{"sessionStatus": "CREATED"|"NOT_CREATED", "statusCode", "statusMessage"}``;
+- a single send ``{"umid", ...}`` and a batch ``{"batchId", "acceptedCount", "rejectedCount", "messages"}``.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 MAX_ENVELOPE_BYTES = 64 * 1024
 """Bodies longer than this are not parsed: no 8x8 error envelope is anywhere near that size."""
 
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+"""Batch answers list every message; they are parsed up to this size."""
+
 _MAX_ID_LENGTH = 128
+_MAX_REASONS = 32
 _INT64 = 2**63
+_NUMERIC = re.compile(r"-?[0-9]{1,18}")
 
 
 @dataclass(frozen=True)
 class Envelope:
-    """The fields of an error envelope that were present and well typed."""
+    """The fields of an error answer that were present and well typed."""
 
     code: int | None = None
     message: str | None = None
     error_id: str | None = None
+    session_status: str | None = None  # Voice callflows only
+
+    @property
+    def voice_failure(self) -> bool:
+        """A Voice callflow that was not created (8x8 may say so with HTTP 200)."""
+        if self.session_status is None:
+            return False
+        return self.session_status == "NOT_CREATED" or (self.code is not None and self.code < 0)
 
 
 EMPTY = Envelope()
 
 
-def parse_envelope(body: bytes | None) -> Envelope:
-    """The envelope in ``body``, or ``EMPTY`` when the body is not a usable JSON object."""
-    if not body or len(body) > MAX_ENVELOPE_BYTES:
-        return EMPTY
+@dataclass(frozen=True)
+class Batch:
+    """What a batch send answered: counts and the distinct rejection reasons."""
+
+    batch_id: str | None = None
+    accepted: int | None = None
+    rejected: int | None = None
+    reasons: Counter[str] = field(default_factory=Counter)
+
+
+def parse_object(body: bytes | None, limit: int = MAX_ENVELOPE_BYTES) -> Mapping[str, Any] | None:
+    """The JSON object in ``body``, or None when it is absent, too big or not a JSON object."""
+    if not body or len(body) > limit:
+        return None
     stripped = body.lstrip()
     if not stripped.startswith(b"{"):
-        return EMPTY
+        return None
     try:
         data = json.loads(stripped)
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def envelope_of(data: Mapping[str, Any] | None) -> Envelope:
+    """The error fields of a parsed answer (``EMPTY`` for None)."""
+    if data is None:
         return EMPTY
-    if not isinstance(data, dict):
-        return EMPTY
+    code = _as_code(data.get("code"))
+    message = _as_text(data.get("message"))
+    if code is None:  # Number Masking and Voice say statusCode / statusMessage
+        code = _as_code(data.get("statusCode"), numeric_text=True)
+        message = message or _as_text(data.get("statusMessage"))
+    session_status = data.get("sessionStatus")
     return Envelope(
-        code=_as_code(data.get("code")),
-        message=_as_text(data.get("message")),
+        code=code,
+        message=message,
         error_id=_as_id(data.get("errorId")),
+        session_status=session_status if isinstance(session_status, str) else None,
     )
 
 
-def _as_code(value: object) -> int | None:
+def parse_envelope(body: bytes | None) -> Envelope:
+    """The envelope in ``body``, or ``EMPTY`` when the body is not a usable JSON object."""
+    return envelope_of(parse_object(body))
+
+
+def umid_of(data: Mapping[str, Any] | None) -> str | None:
+    """The ``umid`` of a single send's answer."""
+    return _as_id(data.get("umid")) if data is not None else None
+
+
+def batch_of(data: Mapping[str, Any] | None) -> Batch | None:
+    """Counts and rejection reasons of a batch send's answer, or None if it is not one."""
+    if data is None:
+        return None
+    accepted, rejected = _as_count(data.get("acceptedCount")), _as_count(data.get("rejectedCount"))
+    if accepted is None and rejected is None:
+        return None
+    reasons: Counter[str] = Counter()
+    messages = data.get("messages")
+    if isinstance(messages, list):
+        for message in messages:
+            reason = _rejection_reason(message)
+            if reason is not None and (reason in reasons or len(reasons) < _MAX_REASONS):
+                reasons[reason] += 1
+    return Batch(_as_id(data.get("batchId")), accepted, rejected, reasons)
+
+
+def _rejection_reason(message: object) -> str | None:
+    if not isinstance(message, dict):
+        return None
+    status = message.get("status")
+    if not isinstance(status, dict):
+        return None
+    state = status.get("code", status.get("state"))
+    if not isinstance(state, str) or state.upper() != "REJECTED":
+        return None
+    for key in ("description", "detail", "errorMessage"):
+        text = _as_text(status.get(key))
+        if text:
+            return text
+    return "REJECTED"
+
+
+def _as_code(value: object, numeric_text: bool = False) -> int | None:
     # bool is an int subclass: {"code": true} is not a code.
+    if numeric_text and isinstance(value, str) and _NUMERIC.fullmatch(value):
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and -_INT64 <= value < _INT64:
         return value
     return None
+
+
+def _as_count(value: object) -> int | None:
+    code = _as_code(value)
+    return code if code is not None and code >= 0 else None
 
 
 def _as_text(value: object) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +18,18 @@ from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from . import attributes as A
-from .catalog import Category, categorize, lookup
+from .catalog import Category, categorize, code_for_reason, lookup
 from .config import Options
-from .envelope import Envelope, parse_envelope
+from .envelope import (
+    MAX_BATCH_BYTES,
+    Batch,
+    Envelope,
+    batch_of,
+    envelope_of,
+    parse_envelope,
+    parse_object,
+    umid_of,
+)
 from .hosts import Target
 from .redaction import redact_text, redact_url
 from .templates import parse_path
@@ -44,6 +54,19 @@ class Call:
     method: str
     template: str
     product: str | None
+    kind: str | None = None  # "send", "batch" or "callflow": answers worth reading on success
+
+
+def _kind(method: str, template: str) -> str | None:
+    if method != "POST":
+        return None
+    if template.endswith("/messages"):
+        return "send"
+    if template.endswith("/messages/batch"):
+        return "batch"
+    if template.endswith("/callflows"):
+        return "callflow"
+    return None
 
 
 def describe_call(method: str, url: str, target: Target) -> Call:
@@ -80,7 +103,7 @@ def describe_call(method: str, url: str, target: Target) -> Call:
     if info.subaccount_id:
         attrs[A.SUBACCOUNT_ID] = info.subaccount_id
     span_name = f"{'HTTP' if known == '_OTHER' else known} {info.template}"
-    return Call(span_name, attrs, known, info.template, product)
+    return Call(span_name, attrs, known, info.template, product, _kind(known, info.template))
 
 
 def _split_host_port(netloc: str, scheme: str) -> tuple[str, int | None]:
@@ -108,12 +131,17 @@ class ErrorInfo:
 
     @property
     def error_type(self) -> str:
-        return str(self.status)
+        # The HTTP status, as the semantic conventions say; a Voice callflow refused with a 2xx
+        # has no error status, so its type is 8x8's session status.
+        return str(self.status) if self.status >= 400 else "NOT_CREATED"
 
 
 def read_error(status: int, body: bytes | None, header: HeaderGetter) -> ErrorInfo:
     """Parse an error response (HTTP >= 400). ``body`` is None when the application has not read it."""
-    envelope = parse_envelope(body)
+    return _error_info(status, parse_envelope(body), header)
+
+
+def _error_info(status: int, envelope: Envelope, header: HeaderGetter) -> ErrorInfo:
     category = categorize(envelope.code, status)
     message = redact_text(envelope.message) if envelope.message else None
     return ErrorInfo(status, category, envelope, message, _retry_after(header("retry-after")))
@@ -164,13 +192,27 @@ class Recorder:
     def record_response(
         self, span: Span, call: Call, status: int, body: bytes | None, header: HeaderGetter, enriching: bool = False
     ) -> ErrorInfo | None:
-        """Status, and for HTTP >= 400 the error attributes, log record and counter."""
+        """Status, and for an error answer the error attributes, log record and counter.
+
+        An error answer is HTTP >= 400, or a Voice callflow refused with ``NOT_CREATED``. On a
+        successful send or batch, the ``umid`` / ``batchId`` and the batch's rejections are read
+        from the body the application already has (``body`` is None when it has not read it).
+        """
         recording = span.is_recording()
         if recording:
             span.set_attribute(A.HTTP_RESPONSE_STATUS_CODE, status)
-        if status < 400:
+        if status >= 400:
+            error = read_error(status, body, header)
+        elif call.kind is None or body is None:
             return None
-        error = read_error(status, body, header)
+        elif call.kind == "callflow":
+            envelope = envelope_of(parse_object(body))
+            if not envelope.voice_failure:
+                return None
+            error = _error_info(status, envelope, header)
+        else:
+            self._record_success(span, call, status, body, recording)
+            return None
         attrs = self.error_attributes(call, error)
         if recording:
             span.set_attributes(attrs)
@@ -181,6 +223,45 @@ class Recorder:
         self._count_error(call, error)
         self._log_error(call, error, attrs)
         return error
+
+    def _record_success(self, span: Span, call: Call, status: int, body: bytes, recording: bool) -> None:
+        if call.kind == "send":
+            umid = umid_of(parse_object(body))
+            if umid is not None and recording:
+                span.set_attribute(A.MESSAGE_UMID, umid)
+            return
+        batch = batch_of(parse_object(body, limit=MAX_BATCH_BYTES))
+        if batch is None:
+            return
+        if recording:
+            counts = {A.BATCH_ID: batch.batch_id, A.BATCH_ACCEPTED: batch.accepted, A.BATCH_REJECTED: batch.rejected}
+            span.set_attributes({key: value for key, value in counts.items() if value is not None})
+            for reason, count in batch.reasons.items():
+                span.add_event(
+                    A.BATCH_REJECTION_EVENT,
+                    {A.BATCH_REJECTION_REASON: redact_text(reason), A.BATCH_REJECTED: count},
+                )
+        self._count_rejections(call, status, batch)
+
+    def _count_rejections(self, call: Call, status: int, batch: Batch) -> None:
+        by_code: Counter[int | None] = Counter()
+        for reason, count in batch.reasons.items():
+            by_code[code_for_reason(reason)] += count
+        unexplained = (batch.rejected or 0) - sum(by_code.values())
+        if unexplained > 0:
+            by_code[None] += unexplained
+        for code, count in by_code.items():
+            attrs: Attributes = {
+                A.ERROR_CATEGORY: categorize(code, 400).value if code is not None else Category.INVALID_REQUEST.value,
+                A.HTTP_RESPONSE_STATUS_CODE: status,
+                A.ERROR_TYPE: "REJECTED",
+                A.URL_TEMPLATE: call.template,
+            }
+            if call.product:
+                attrs[A.PRODUCT] = call.product
+            if code is not None:
+                attrs[A.ERROR_CODE] = code
+            self._errors.add(count, attrs)
 
     def error_attributes(self, call: Call, error: ErrorInfo) -> Attributes:
         attrs: Attributes = {
