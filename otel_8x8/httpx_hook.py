@@ -6,10 +6,13 @@ that opentelemetry-instrumentation-httpx wraps, so otel-8x8 always sees the call
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
+from functools import lru_cache
 from typing import Any
 
 from .interceptor import CallScope, Interceptor
 from .patching import Patch
+from .streams import StreamTap, finish_when_collected
 
 
 def httpx_patches(interceptor: Interceptor) -> list[Patch]:
@@ -68,10 +71,68 @@ def _report(scope: CallScope, request: Any, response: Any) -> None:
         headers = response.headers
     except Exception:
         return
-    scope.response(status, _read_body(response), headers.get, request, response)
+    tap = scope.response(status, _read_body(response), headers.get, request, response)
+    if tap is not None:
+        _tap_body(response, tap, headers.get("content-encoding"))
+
+
+def _tap_body(response: Any, tap: StreamTap, content_encoding: str | None) -> None:
+    """Copy the raw chunks the application will read of a streamed error body (see streams.py)."""
+    try:
+        import httpx
+
+        sync_tapped, async_tapped = _tapped_stream_classes()
+        stream = response.stream
+        tap.set_encoding(content_encoding)
+        response.stream = (async_tapped if isinstance(stream, httpx.AsyncByteStream) else sync_tapped)(stream, tap)
+        finish_when_collected(response, tap)
+    except Exception:
+        tap.finish()
 
 
 def _read_body(response: Any) -> bytes | None:
     """The body only if it has been read (not for ``client.stream()`` until the app reads it)."""
     content = getattr(response, "_content", None)
     return content if isinstance(content, bytes) else None
+
+
+@lru_cache(maxsize=1)
+def _tapped_stream_classes() -> tuple[type, type]:
+    """httpx stream wrappers that copy the raw chunks the application reads (httpx imported lazily)."""
+    import httpx
+
+    class SyncTapped(httpx.SyncByteStream):
+        def __init__(self, inner: Any, tap: StreamTap) -> None:
+            self._inner = inner
+            self._tap = tap
+
+        def __iter__(self) -> Iterator[bytes]:
+            for chunk in self._inner:
+                self._tap.feed(chunk)
+                yield chunk
+            self._tap.finish()
+
+        def close(self) -> None:
+            try:
+                self._inner.close()
+            finally:
+                self._tap.finish()
+
+    class AsyncTapped(httpx.AsyncByteStream):
+        def __init__(self, inner: Any, tap: StreamTap) -> None:
+            self._inner = inner
+            self._tap = tap
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            async for chunk in self._inner:
+                self._tap.feed(chunk)
+                yield chunk
+            self._tap.finish()
+
+        async def aclose(self) -> None:
+            try:
+                await self._inner.aclose()
+            finally:
+                self._tap.finish()
+
+    return SyncTapped, AsyncTapped

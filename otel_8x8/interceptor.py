@@ -12,7 +12,7 @@ library under ``suppress_http_instrumentation()`` so that nothing below adds a s
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from time import perf_counter
 from types import TracebackType
@@ -25,7 +25,8 @@ from opentelemetry.instrumentation.utils import (
 from opentelemetry.trace import Span, SpanKind, Tracer
 
 from .hosts import HostMatcher
-from .recorder import Call, HeaderGetter, Recorder, describe_call
+from .recorder import Call, HeaderGetter, Recorder, describe_call, read_error
+from .streams import StreamTap
 
 _logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class Interceptor:
 class CallScope:
     """Use as ``with scope:`` around the library call; report the response with ``response()``."""
 
-    __slots__ = ("_error_type", "_start", "_status", "_token", "call", "interceptor", "owns", "span")
+    __slots__ = ("_deferred", "_error_type", "_start", "_status", "_token", "call", "interceptor", "owns", "span")
 
     def __init__(self, interceptor: Interceptor, call: Call, owns: bool) -> None:
         self.interceptor = interceptor
@@ -69,6 +70,7 @@ class CallScope:
         self._start = 0.0
         self._status: int | None = None
         self._error_type: str | None = None
+        self._deferred = False
 
     def __enter__(self) -> CallScope:
         with _guard("start"):
@@ -95,20 +97,49 @@ class CallScope:
                 hook(self.span, request)
 
     def response(
-        self, status: int, body: bytes | None, header: HeaderGetter, request: object, response: object
-    ) -> None:
-        """Record the response. ``body`` is only what the application has already read (or None)."""
+        self,
+        status: int,
+        body: bytes | None,
+        header: HeaderGetter,
+        request: object,
+        response: object,
+        content_encoding: str | None = None,
+    ) -> StreamTap | None:
+        """Record the response. ``body`` is only what the application has already read (or None).
+
+        For an error whose body the application has not read yet (a streamed response) on a span
+        otel-8x8 owns, the error is recorded later: the returned tap must be fed what the
+        application reads and finished; it ends the span.
+        """
+        tap = None
         with _guard("response"):
             self._status = status
-            error = self.interceptor.recorder.record_response(
-                self.span, self.call, status, body, header, enriching=not self.owns
-            )
-            if error is not None:
-                self._error_type = error.error_type
+            recorder = self.interceptor.recorder
+            if body is None and status >= 400 and self.owns:
+                recorder.record_status(self.span, status)
+                self._error_type = str(status)
+                tap = StreamTap(self._deferred_error(status, header), content_encoding)
+                self._deferred = True
+            else:
+                error = recorder.record_response(self.span, self.call, status, body, header, enriching=not self.owns)
+                if error is not None:
+                    self._error_type = error.error_type
         hook = self.interceptor.recorder.options.response_hook
         if hook is not None and self.span.is_recording():
             with _guard("response_hook"):
                 hook(self.span, request, response)
+        return tap
+
+    def _deferred_error(self, status: int, header: HeaderGetter) -> Callable[[bytes | None], None]:
+        span, call, recorder = self.span, self.call, self.interceptor.recorder
+
+        def finish(body: bytes | None) -> None:
+            with trace.use_span(span, end_on_exit=False), _guard("streamed error"):
+                recorder.record_error(span, call, read_error(status, body, header))
+            with _guard("end"):
+                span.end()
+
+        return finish
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -122,7 +153,7 @@ class CallScope:
         if self._token is not None:
             with _guard("detach"):
                 context.detach(self._token)  # type: ignore[arg-type]
-        if self.owns:
+        if self.owns and not self._deferred:
             with _guard("end"):
                 self.span.end()
         # returning None: an exception from the library propagates unchanged

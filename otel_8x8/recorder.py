@@ -213,6 +213,11 @@ class Recorder:
         else:
             self._record_success(span, call, status, body, recording)
             return None
+        return self.record_error(span, call, error, enriching)
+
+    def record_error(self, span: Span, call: Call, error: ErrorInfo, enriching: bool = False) -> ErrorInfo:
+        """The error attributes and status on the span, the counter, and the log record."""
+        recording = span.is_recording()
         attrs = self.error_attributes(call, error)
         if recording:
             span.set_attributes(attrs)
@@ -223,6 +228,11 @@ class Recorder:
         self._count_error(call, error)
         self._log_error(call, error, attrs)
         return error
+
+    def record_status(self, span: Span, status: int) -> None:
+        """What the status line alone says, before a streamed error body is read."""
+        if span.is_recording():
+            span.set_attributes({A.HTTP_RESPONSE_STATUS_CODE: status, A.ERROR_TYPE: str(status)})
 
     def _record_success(self, span: Span, call: Call, status: int, body: bytes, recording: bool) -> None:
         if call.kind == "send":

@@ -7,6 +7,7 @@ from typing import Any
 from .hosts import netloc_of
 from .interceptor import Interceptor
 from .patching import Patch
+from .streams import StreamTap, TappedRaw, finish_when_collected
 
 
 def requests_patches(interceptor: Interceptor) -> list[Patch]:
@@ -31,10 +32,23 @@ def _send_wrapper(interceptor: Interceptor) -> Any:
         with scope:
             scope.request_hook(request)
             response = wrapped(*args, **kwargs)
-            scope.response(_status(response), _read_body(response), _header_getter(response), request, response)
+            tap = scope.response(_status(response), _read_body(response), _header_getter(response), request, response)
+            if tap is not None:
+                _tap_body(response, tap)
         return response
 
     return send
+
+
+def _tap_body(response: Any, tap: StreamTap) -> None:
+    """Copy what the application will read of a streamed error body (see streams.py)."""
+    try:
+        if response.raw is None:
+            raise ValueError("no body")
+        response.raw = TappedRaw(response.raw, tap)
+        finish_when_collected(response, tap)
+    except Exception:
+        tap.finish()
 
 
 def _status(response: Any) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import io
 import json
 import logging
@@ -14,7 +15,7 @@ import requests
 from pythonjsonlogger.json import JsonFormatter
 
 from otel_8x8 import EightByEightInstrumentor
-from otel_8x8.testing import FakeEightByEight, Reply
+from otel_8x8.testing import FakeEightByEight, Reply, error_envelope
 
 from .conftest import API_KEY, Telemetry
 
@@ -52,8 +53,95 @@ def test_requests_stream_is_not_read_by_the_instrumentation(
     spans = telemetry.client_spans()
     assert [s.attributes["http.response.status_code"] for s in spans if s.attributes] == [200, 400]
     error_attrs = dict(spans[1].attributes or {})
-    assert error_attrs["com.8x8.error.category"] == "invalid_request"  # from the status alone
-    assert "com.8x8.error.code" not in error_attrs
+    assert error_attrs["com.8x8.error.category"] == "invalid_request"
+    assert error_attrs["com.8x8.error.code"] == 1002  # from what the app itself read
+    [record] = telemetry.log_records()
+    assert (record.trace_id, record.span_id) == (spans[1].context.trace_id, spans[1].context.span_id)
+
+
+@pytest.mark.parametrize("client", ["requests", "httpx", "httpx-async"])
+def test_streamed_error_span_stays_open_until_the_app_is_done(
+    client: str, fake: FakeEightByEight, telemetry: Telemetry, instrumented: EightByEightInstrumentor
+) -> None:
+    envelope = error_envelope(1200, "Unauthorized Access", 401)
+    fake.script("POST", MESSAGES, envelope)
+    url = fake.url + MESSAGES
+
+    if client == "requests":
+        response = requests.post(url, json={}, headers=AUTH, stream=True)
+        assert telemetry.client_spans() == []  # open while the app has not read the body
+        body = response.content
+    elif client == "httpx":
+        with httpx.Client() as http, http.stream("POST", url, json={}, headers=AUTH) as streamed:
+            assert telemetry.client_spans() == []
+            body = streamed.read()
+    else:
+
+        async def run() -> bytes:
+            async with httpx.AsyncClient() as http, http.stream("POST", url, json={}, headers=AUTH) as streamed:
+                assert telemetry.client_spans() == []
+                return await streamed.aread()
+
+        body = asyncio.run(run())
+
+    assert json.loads(body)["code"] == 1200
+    [span] = telemetry.client_spans()
+    attrs = dict(span.attributes or {})
+    assert attrs["com.8x8.error.code"] == 1200
+    assert attrs["com.8x8.error.id"] == json.loads(body)["errorId"]
+    assert attrs["com.8x8.error.category"] == "auth"
+    [point] = telemetry.metric_points("com.8x8.api.errors")
+    assert point.attributes["com.8x8.error.code"] == 1200
+
+
+@pytest.mark.parametrize("client", ["requests", "httpx"])
+def test_streamed_error_closed_unread_ends_the_span_with_the_status_category(
+    client: str, fake: FakeEightByEight, telemetry: Telemetry, instrumented: EightByEightInstrumentor
+) -> None:
+    fake.script("POST", MESSAGES, error_envelope(1300, "Not found", 404))
+
+    if client == "requests":
+        response = requests.post(fake.url + MESSAGES, json={}, headers=AUTH, stream=True)
+        response.close()
+    else:
+        with httpx.Client() as http, http.stream("POST", fake.url + MESSAGES, json={}, headers=AUTH):
+            pass
+
+    [span] = telemetry.client_spans()
+    attrs = dict(span.attributes or {})
+    assert attrs["com.8x8.error.category"] == "not_found"
+    assert "com.8x8.error.code" not in attrs
+    assert len(telemetry.log_records()) == 1
+
+
+def test_streamed_gzip_error_is_decoded_for_the_span(
+    fake: FakeEightByEight, telemetry: Telemetry, instrumented: EightByEightInstrumentor
+) -> None:
+    raw = json.dumps({"code": 3038, "message": "Template not found", "errorId": "e-1"}).encode()
+    fake.script("POST", MESSAGES, Reply(status=400, body=gzip.compress(raw), headers={"Content-Encoding": "gzip"}))
+
+    with httpx.Client() as http, http.stream("POST", fake.url + MESSAGES, json={}, headers=AUTH) as streamed:
+        assert json.loads(streamed.read()) == json.loads(raw)
+    response = requests.post(fake.url + MESSAGES, json={}, headers=AUTH, stream=True)
+    assert response.json()["code"] == 3038
+
+    spans = telemetry.client_spans()
+    assert [(s.attributes or {}).get("com.8x8.error.code") for s in spans] == [3038, 3038]
+    assert [(s.attributes or {}).get("com.8x8.error.category") for s in spans] == ["template", "template"]
+
+
+def test_streamed_big_error_body_is_not_copied(
+    fake: FakeEightByEight, telemetry: Telemetry, instrumented: EightByEightInstrumentor
+) -> None:
+    big = json.dumps({"code": 1002, "message": "x" * (2 << 20)}).encode()
+    fake.script("POST", MESSAGES, Reply(status=400, body=big))
+
+    response = requests.post(fake.url + MESSAGES, json={}, headers=AUTH, stream=True)
+    assert response.content == big
+
+    [span] = telemetry.client_spans()
+    assert "com.8x8.error.code" not in (span.attributes or {})  # beyond the parse limit: not parsed
+    assert (span.attributes or {})["com.8x8.error.category"] == "invalid_request"
 
 
 def test_httpx_stream_is_not_read_by_the_instrumentation(
@@ -73,7 +161,7 @@ def test_httpx_stream_is_not_read_by_the_instrumentation(
             return await response.aread()
 
     assert asyncio.run(run()) == b"<html>busy</html>"
-    spans = telemetry.client_spans()
+    spans = sorted(telemetry.client_spans(), key=lambda s: s.start_time or 0)
     assert len(spans) == 2
     assert spans[1].attributes is not None
     assert spans[1].attributes["com.8x8.error.category"] == "server_error"

@@ -1,0 +1,106 @@
+"""Finish the span of a streamed 8x8 error when the application has read (or dropped) the body.
+
+With ``stream=True`` (requests) or ``client.stream()`` (httpx) the body is not read when ``send``
+returns, and otel-8x8 never reads it for the application. For an error answer, the span stays
+open instead: the body stream is wrapped so that the chunks *the application reads* are also
+copied, up to ``MAX_ENVELOPE_BYTES`` (beyond that the copy is dropped: no envelope is that big),
+and when the stream ends, is closed, or the response is garbage-collected, the error code and
+errorId are parsed from that copy and the span ends.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+import zlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import wrapt
+
+from .envelope import MAX_ENVELOPE_BYTES
+
+
+class StreamTap:
+    """A bounded copy of what the application reads, handed to ``on_finish`` exactly once."""
+
+    __slots__ = ("__weakref__", "_buffer", "_done", "_encoding", "_lock", "_on_finish", "_overflow")
+
+    def __init__(self, on_finish: Callable[[bytes | None], None], content_encoding: str | None = None) -> None:
+        self._on_finish = on_finish
+        self._encoding: str | None = None
+        self.set_encoding(content_encoding)
+        self._buffer = bytearray()
+        self._overflow = False
+        self._done = False
+        self._lock = threading.Lock()
+
+    def set_encoding(self, content_encoding: str | None) -> None:
+        """The Content-Encoding of raw chunks (httpx); requests feeds decoded chunks."""
+        self._encoding = (content_encoding or "").strip().lower() or None
+
+    def feed(self, chunk: bytes) -> None:
+        if self._overflow or self._done:
+            return
+        if len(self._buffer) + len(chunk) > MAX_ENVELOPE_BYTES:
+            self._overflow = True
+            self._buffer = bytearray()
+        else:
+            self._buffer += chunk
+
+    def finish(self) -> None:
+        """The body has ended, the stream was closed, or the response is gone. Idempotent."""
+        with self._lock:
+            if self._done:
+                return
+            self._done = True
+        body = None if self._overflow else _decode(bytes(self._buffer), self._encoding)
+        self._buffer = bytearray()
+        self._on_finish(body)
+
+
+def _decode(raw: bytes, encoding: str | None) -> bytes | None:
+    """Undo a gzip/deflate Content-Encoding (httpx's raw stream is still encoded), bounded."""
+    if not raw or encoding in (None, "identity"):
+        return raw
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        return None  # br, zstd…: not worth a dependency for an error envelope
+    for wbits in (47, -15):  # gzip or zlib (auto-detected), then raw deflate
+        try:
+            decoder = zlib.decompressobj(wbits)
+            out = decoder.decompress(raw, MAX_ENVELOPE_BYTES + 1)
+        except zlib.error:
+            continue
+        return out if len(out) <= MAX_ENVELOPE_BYTES else None
+    return None
+
+
+def finish_when_collected(response: object, tap: StreamTap) -> None:
+    """Last resort: finish when the application drops a response it never read nor closed."""
+    weakref.finalize(response, tap.finish)
+
+
+# --- requests: the urllib3 response behind ``Response.raw`` -----------------------------------
+
+
+class TappedRaw(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-ignore]
+    """``Response.raw`` as before, but the decoded chunks requests reads through ``stream()`` are copied."""
+
+    def __init__(self, raw: Any, tap: StreamTap) -> None:
+        super().__init__(raw)
+        self._self_tap = tap
+
+    def stream(self, *args: Any, **kwargs: Any) -> Iterator[bytes]:
+        tap = self._self_tap
+        decoded = kwargs.get("decode_content", args[1] if len(args) > 1 else None)
+        for chunk in self.__wrapped__.stream(*args, **kwargs):
+            if decoded:
+                tap.feed(chunk)
+            yield chunk
+        tap.finish()
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_tap.finish()
