@@ -20,6 +20,7 @@ BATCH_ACCEPTED: Final = "com.8x8.batch.accepted_count"
 BATCH_REJECTED: Final = "com.8x8.batch.rejected_count"
 BATCH_REJECTION_EVENT: Final = "com.8x8.batch.rejection"
 BATCH_REJECTION_REASON: Final = "com.8x8.batch.rejection.reason"
+RECEIPT_STATE: Final = "com.8x8.receipt.state"
 
 # Stable HTTP client semantic conventions
 HTTP_REQUEST_METHOD: Final = "http.request.method"

@@ -1,0 +1,447 @@
+"""Delivery receipts: 8x8's webhooks that tell, after the call, whether a message reached its recipient.
+
+A message accepted by 8x8 (HTTP 200 with a ``umid``) can still fail later at the operator or the chat
+channel; 8x8 then POSTs a delivery receipt to the app's webhook::
+
+    {"namespace": "SMS" | "ChatApps", "eventType": "outbound_message_status_changed", "description": "...",
+     "payload": {"umid", "batchId", "subAccountId", "destination" | "user": {"msisdn", ...},
+                 "status": {"state", "detail", "timestamp", "errorCode", "errorMessage"}, ...}}
+
+:class:`ReceiptRecorder` turns one such body into telemetry, framework-neutral:
+
+- every receipt: an INTERNAL span ``8x8 delivery receipt`` (child of the current span, e.g. the webhook
+  request's SERVER span) with ``com.8x8.message.umid`` and ``com.8x8.receipt.state``, to be found beside
+  the span of the call that sent the message (which has the same ``com.8x8.message.umid``);
+- a failed one (an ``errorCode``, or a state ``undelivered``/``rejected``/``failed``/``expired``) also gets
+  ``com.8x8.product``, ``com.8x8.subaccount.id``, ``com.8x8.error.code``/``category``/``retryable`` and status
+  ERROR with the redacted ``errorMessage``; one WARNING log record on the logger ``otel_8x8`` (emitted while
+  that span is current, so it carries its trace id); and +1 on the counter ``com.8x8.delivery.errors``.
+
+Phone numbers (``destination``, ``user``, ``source``, message content) are never read into telemetry; the
+error message is redacted. Inbound messages and other events are ignored. Recording never raises.
+
+:class:`ReceiptsMiddleware` (WSGI) and :class:`ReceiptsASGIMiddleware` (ASGI) observe the body of the POST
+requests to the webhook path without changing what the app receives, and record it once the app has
+answered (only when it accepted the receipt: 8x8 sends a refused one again, up to four times).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from opentelemetry import metrics, trace
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.util.types import AttributeValue
+
+from . import attributes as A
+from .catalog import Category
+from .receipt_codes import NO_ERROR_CODES, lookup_receipt, receipt_category
+from .redaction import redact_text
+from .version import __version__
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = [
+    "DELIVERY_ERRORS_METRIC",
+    "DELIVERY_ERROR_METRIC_ATTRIBUTES",
+    "MAX_RECEIPT_BYTES",
+    "SPAN_NAME",
+    "Receipt",
+    "ReceiptRecorder",
+    "ReceiptsASGIMiddleware",
+    "ReceiptsMiddleware",
+    "parse_receipt",
+]
+
+SPAN_NAME: Final = "8x8 delivery receipt"
+DELIVERY_ERRORS_METRIC: Final = "com.8x8.delivery.errors"
+DELIVERY_ERROR_METRIC_ATTRIBUTES: Final = (A.PRODUCT, A.ERROR_CODE, A.ERROR_CATEGORY, A.RECEIPT_STATE)
+"""The only attributes on ``com.8x8.delivery.errors``: all of bounded cardinality."""
+
+MAX_RECEIPT_BYTES: Final = 1024 * 1024
+"""Webhook bodies longer than this are neither copied nor parsed (a receipt is well under 10 KiB)."""
+
+DEFAULT_PATH: Final = "/webhooks/8x8"
+LOGGER_NAME: Final = "otel_8x8"
+RECEIPT_EVENT: Final = "outbound_message_status_changed"
+
+_PRODUCTS: Final = {"sms": "sms", "chatapps": "chatapps"}  # namespace (lower case) -> com.8x8.product
+FAILURE_STATES: Final = frozenset({"undelivered", "rejected", "failed", "expired"})
+KNOWN_STATES: Final = frozenset({"queued", "sent", "delivered", "read", *FAILURE_STATES})
+"""States recorded as such on the metric; any other becomes ``other`` there (the span keeps it)."""
+
+_STATE_RE = re.compile(r"[a-z_]{1,32}")
+_SUBACCOUNT_RE = re.compile(r"[A-Za-z0-9\-._&]{3,50}")
+_NUMERIC_RE = re.compile(r"-?[0-9]{1,9}")
+_MAX_ID = 128
+_SCHEMA_URL = "https://opentelemetry.io/schemas/1.26.0"
+
+_internal = logging.getLogger(__name__)
+
+Attributes = dict[str, AttributeValue]
+ReceiptBody = Mapping[str, Any] | bytes | bytearray | memoryview | str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The parts of a delivery receipt worth recording, already checked and redacted."""
+
+    product: str | None
+    umid: str | None
+    subaccount_id: str | None
+    state: str | None
+    error_code: int | None
+    error_message: str | None  # redacted
+
+    @property
+    def failed(self) -> bool:
+        """A failure state, or an error code that is not one of 8x8's "no error" codes."""
+        if self.state in FAILURE_STATES:
+            return True
+        if self.error_code is None:
+            return False
+        return self.error_code not in NO_ERROR_CODES.get(self.product or "sms", frozenset())
+
+    @property
+    def category(self) -> Category:
+        return receipt_category(self.error_code, self.product or "sms")
+
+    @property
+    def description(self) -> str | None:
+        """8x8's description of the error code, when it is a known one."""
+        if self.error_code is None:
+            return None
+        entry = lookup_receipt(self.error_code, self.product or "sms")
+        return entry.description if entry is not None else None
+
+
+def parse_receipt(body: ReceiptBody) -> Receipt | None:
+    """The delivery receipt in a webhook body (a mapping, or JSON as bytes or text), or None for anything else.
+
+    Never raises: bodies that are too big, not JSON, other events (inbound messages) or without a status
+    give None; fields of the wrong type are left out.
+    """
+    try:
+        data = _load(body)
+        if data is None or data.get("eventType") != RECEIPT_EVENT:
+            return None
+        namespace = data.get("namespace")
+        product = _PRODUCTS.get(namespace.lower()) if isinstance(namespace, str) else None
+        payload = data.get("payload")
+        if not isinstance(payload, Mapping):
+            return None
+        status = payload.get("status")
+        if not isinstance(status, Mapping):
+            return None
+        return Receipt(
+            product=product,
+            umid=_identifier(payload.get("umid")),
+            subaccount_id=_subaccount(payload.get("subAccountId")),
+            state=_state(status.get("state")),
+            error_code=_code(status.get("errorCode")),
+            error_message=_message(status.get("errorMessage")),
+        )
+    except Exception:  # a hostile body must not break the webhook
+        _internal.debug("otel-8x8: could not read a delivery receipt", exc_info=True)
+        return None
+
+
+def _load(body: ReceiptBody) -> Mapping[str, Any] | None:
+    if isinstance(body, Mapping):
+        return body
+    if isinstance(body, str):
+        if len(body) > MAX_RECEIPT_BYTES:
+            return None
+        text: str | bytes = body
+    elif isinstance(body, (bytes, bytearray, memoryview)):
+        raw = bytes(body)
+        if not raw or len(raw) > MAX_RECEIPT_BYTES:
+            return None
+        text = raw
+    else:
+        return None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _identifier(value: object) -> str | None:
+    if not isinstance(value, str) or not value or len(value) > _MAX_ID:
+        return None
+    return redact_text(value)  # a UUID passes unchanged; a phone number would not
+
+
+def _subaccount(value: object) -> str | None:
+    if not isinstance(value, str) or not _SUBACCOUNT_RE.fullmatch(value):
+        return None
+    return value if redact_text(value) == value else None  # an all-digits id could be a phone number
+
+
+def _state(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    state = value.strip().lower()
+    return state if _STATE_RE.fullmatch(state) else None
+
+
+def _code(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if -(2**31) <= value < 2**31 else None
+    if isinstance(value, str) and _NUMERIC_RE.fullmatch(value.strip()):
+        return int(value.strip())
+    return None
+
+
+def _message(value: object) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return redact_text(value.strip())
+
+
+class ReceiptRecorder:
+    """Records 8x8 delivery receipts as spans, log records and the ``com.8x8.delivery.errors`` counter.
+
+    Providers default to the global ones (looked up when recording, so an SDK configured later, e.g. by
+    ``opentelemetry-instrument``, is used).
+    """
+
+    def __init__(
+        self,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        logger: logging.Logger = logging.getLogger(LOGGER_NAME),  # noqa: B008 - the logger is a singleton
+    ) -> None:
+        self._tracer = trace.get_tracer(__name__, __version__, tracer_provider=tracer_provider, schema_url=_SCHEMA_URL)
+        meter = metrics.get_meter(__name__, __version__, meter_provider=meter_provider, schema_url=_SCHEMA_URL)
+        self._errors = meter.create_counter(
+            DELIVERY_ERRORS_METRIC, unit="{error}", description="8x8 messages that a delivery receipt reported failed."
+        )
+        self._logger = logger
+
+    def record(self, payload: ReceiptBody) -> None:
+        """Record one webhook body (anything that is not a delivery receipt is ignored). Never raises."""
+        try:
+            receipt = parse_receipt(payload)
+            if receipt is not None:
+                self.record_receipt(receipt)
+        except Exception:
+            _internal.debug("otel-8x8: could not record a delivery receipt", exc_info=True)
+
+    def record_receipt(self, receipt: Receipt) -> None:
+        if not receipt.failed:
+            attrs: Attributes = {}
+            if receipt.umid is not None:
+                attrs[A.MESSAGE_UMID] = receipt.umid
+            if receipt.state is not None:
+                attrs[A.RECEIPT_STATE] = receipt.state
+            span = self._tracer.start_span(SPAN_NAME, kind=SpanKind.INTERNAL, attributes=attrs)
+            span.end()
+            return
+        attrs = error_attributes(receipt)
+        message = receipt.error_message or receipt.description
+        with self._tracer.start_as_current_span(
+            SPAN_NAME,
+            kind=SpanKind.INTERNAL,
+            attributes=attrs,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            span.set_status(Status(StatusCode.ERROR, message))
+            self._log(receipt, attrs)
+            self._errors.add(1, metric_attributes(receipt))
+
+    def _log(self, receipt: Receipt, attrs: Attributes) -> None:
+        if not self._logger.isEnabledFor(logging.WARNING):
+            return
+        extra: dict[str, Any] = dict(attrs)
+        if receipt.error_message is not None:
+            extra[A.ERROR_MESSAGE] = receipt.error_message
+        what = "error" if receipt.error_code is None else f"error {receipt.error_code}"
+        if receipt.description is not None:
+            what += f" ({receipt.description})"
+        self._logger.warning(
+            "8x8 %s delivery %s [%s] for message %s: %s%s",
+            receipt.product or "message",
+            what,
+            receipt.category.value,
+            receipt.umid or "(no umid)",
+            receipt.state or "(no state)",
+            f": {receipt.error_message}" if receipt.error_message else "",
+            extra=extra,
+        )
+
+
+def error_attributes(receipt: Receipt) -> Attributes:
+    """Span (and log) attributes of a failed receipt."""
+    category = receipt.category
+    attrs: Attributes = {}
+    if receipt.product is not None:
+        attrs[A.PRODUCT] = receipt.product
+    if receipt.umid is not None:
+        attrs[A.MESSAGE_UMID] = receipt.umid
+    if receipt.subaccount_id is not None:
+        attrs[A.SUBACCOUNT_ID] = receipt.subaccount_id
+    if receipt.state is not None:
+        attrs[A.RECEIPT_STATE] = receipt.state
+    if receipt.error_code is not None:
+        attrs[A.ERROR_CODE] = receipt.error_code
+    attrs[A.ERROR_CATEGORY] = category.value
+    attrs[A.ERROR_RETRYABLE] = category.retryable
+    return attrs
+
+
+def metric_attributes(receipt: Receipt) -> Attributes:
+    """Bounded attributes for ``com.8x8.delivery.errors``: a code only when 8x8 documents it (anyone can
+    POST to a webhook, so an arbitrary number must not become a new time series), a known state or ``other``."""
+    attrs: Attributes = {A.ERROR_CATEGORY: receipt.category.value}
+    if receipt.product is not None:
+        attrs[A.PRODUCT] = receipt.product
+    if receipt.error_code is not None and receipt.description is not None:
+        attrs[A.ERROR_CODE] = receipt.error_code
+    if receipt.state is not None:
+        attrs[A.RECEIPT_STATE] = receipt.state if receipt.state in KNOWN_STATES else "other"
+    return attrs
+
+
+# --- middleware -------------------------------------------------------------------------------------------
+
+
+def _accepted(status: int | None) -> bool:
+    """Whether the app took the receipt: 8x8 sends it again after a 4xx/5xx answer, so only then count it."""
+    return status is None or status < 400
+
+
+class ReceiptsMiddleware:
+    """WSGI middleware: records the delivery receipts POSTed to ``path``; every request and answer unchanged.
+
+    The body (up to Content-Length, at most 1 MiB) is read before the app runs and handed to the app as an
+    ``io.BytesIO`` with the same bytes. Flask: ``app.wsgi_app = ReceiptsMiddleware(app.wsgi_app)``.
+    """
+
+    def __init__(self, app: WSGIApplication, path: str = DEFAULT_PATH, recorder: ReceiptRecorder | None = None) -> None:
+        self.app = app
+        self.path = path
+        self.recorder = recorder if recorder is not None else ReceiptRecorder()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        body = self._observe(environ)
+        if body is None:
+            return self.app(environ, start_response)
+        statuses: list[int] = []
+
+        def observing_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            with contextlib.suppress(Exception):  # a malformed status line is the server's business, not ours
+                statuses.append(int(status.split(" ", 1)[0]))
+            return start_response(status, headers, exc_info)
+
+        result = self.app(environ, observing_start_response)
+        if _accepted(statuses[-1] if statuses else None):
+            self.recorder.record(body)
+        return result
+
+    def _observe(self, environ: WSGIEnvironment) -> bytes | None:
+        """The body of a POST to the webhook path, replaced in ``environ`` by a copy; else None (untouched)."""
+        try:
+            if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != self.path:
+                return None
+            length_text = str(environ.get("CONTENT_LENGTH") or "").strip()
+            if not length_text.isdigit():
+                return None
+            length = int(length_text)
+            if length > MAX_RECEIPT_BYTES:
+                return None
+            stream = environ["wsgi.input"]
+        except Exception:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        failed = False
+        try:
+            while size < length:
+                chunk = stream.read(length - size)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        except Exception:  # the client went away: the app gets what arrived, nothing is recorded
+            failed = True
+        body = b"".join(chunks)
+        environ["wsgi.input"] = io.BytesIO(body)
+        return None if failed else body
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ReceiptsASGIMiddleware:
+    """ASGI middleware: records the delivery receipts POSTed to ``path``; every message passed on unchanged.
+
+    ``receive`` is wrapped to copy the body chunks the app reads (at most 1 MiB), ``send`` to see the answer's
+    status; the receipt is recorded after the app has returned. FastAPI / Starlette:
+    ``app.add_middleware(ReceiptsASGIMiddleware)``.
+    """
+
+    def __init__(self, app: ASGIApp, path: str = DEFAULT_PATH, recorder: ReceiptRecorder | None = None) -> None:
+        self.app = app
+        self.path = path
+        self.recorder = recorder if recorder is not None else ReceiptRecorder()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            observe = scope.get("type") == "http" and scope.get("method") == "POST" and scope.get("path") == self.path
+        except Exception:
+            observe = False
+        if not observe:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        complete = overflow = False
+        status: int | None = None
+
+        async def observing_receive() -> Message:
+            nonlocal size, complete, overflow
+            message = await receive()
+            try:
+                if message.get("type") == "http.request" and not complete:
+                    chunk = bytes(message.get("body") or b"")
+                    if not overflow:
+                        if size + len(chunk) > MAX_RECEIPT_BYTES:
+                            overflow = True
+                            chunks.clear()
+                        else:
+                            size += len(chunk)
+                            chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        complete = True
+            except Exception:
+                overflow = True
+            return message
+
+        async def observing_send(message: Message) -> None:
+            nonlocal status
+            with contextlib.suppress(Exception):
+                if message.get("type") == "http.response.start":
+                    status = int(message.get("status") or 0)
+            await send(message)
+
+        await self.app(scope, observing_receive, observing_send)
+        if complete and not overflow and _accepted(status):
+            self.recorder.record(b"".join(chunks))
