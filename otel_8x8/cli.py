@@ -1,0 +1,245 @@
+"""``python -m otel_8x8``: the 8x8 error catalog for on-call engineers.
+
+- ``explain CODE``: what an 8x8 error code (``com.8x8.error.code``) means, its category, whether a retry may
+  help and what to check. Also takes an HTTP status (``explain 503``), a delivery-receipt code
+  (``explain --receipt 15 [--product chatapps]``), and an unknown code with the status it came with
+  (``explain 4242 --status 404``: unknown, categorised from the status).
+- ``codes``: the catalog as a table (``--receipt`` for the delivery-receipt codes).
+- ``--json`` on both, for scripts.
+
+Exit status: 0 when the code is known, 1 when it is not, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from .catalog import Category, category_for_status, iter_catalog, lookup
+from .receipt_codes import PRODUCTS, iter_receipt_codes, lookup_receipt
+
+EXIT_FOUND = 0
+EXIT_UNKNOWN = 1
+EXIT_USAGE = 2
+
+HINTS: dict[Category, str] = {
+    Category.INVALID_REQUEST: (
+        "The request itself is wrong; retrying it unchanged fails again. Check the field the message names: "
+        "destination in E.164 (+6591234567, no spaces), source / sender ID, text and encoding, parameter ranges."
+    ),
+    Category.TEMPLATE: (
+        "Check the Chat Apps / WhatsApp template: name and language exactly as registered, approved and not "
+        "paused, and the number and types of its parameters."
+    ),
+    Category.FALLBACK: (
+        "Check the fallback part of the Chat Apps request: fallback channel enabled on the subaccount, "
+        "delay within range, status value and fallback text length."
+    ),
+    Category.AUTH: (
+        "Check the API key: sent as 'Authorization: Bearer <key>', not revoked or rotated, and the one of this "
+        "account (a deploy or secret change is the usual cause)."
+    ),
+    Category.FORBIDDEN: (
+        "The key works but may not do this: check the subaccount's products and permissions, the sender or "
+        "caller ID whitelist, the account balance, and the recipient's or channel's opt-out and policy rules."
+    ),
+    Category.NOT_FOUND: (
+        "Check the identifier (subAccountId, umid, sessionId…) and that you call the region's host where it "
+        "exists; for a delivery receipt, the recipient could not be reached (unknown, absent or offline)."
+    ),
+    Category.RATE_LIMIT: (
+        "Slow down and retry later: honour Retry-After (com.8x8.retry_after), back off with jitter, spread "
+        "bulk sends over batches (SMS allows 1800 requests/s per subaccount)."
+    ),
+    Category.CONFLICT: (
+        "The resource is in a state that forbids this (a template being deleted, a group that exists): read "
+        "its current state and try again once it has settled."
+    ),
+    Category.PAYLOAD_TOO_LARGE: "Send less per request: split the batch or shrink the media (the limit is 100 MB).",
+    Category.UNSUPPORTED: (
+        "Not supported here: check the API version in the URL (Verification is /api/v2), TLS 1.3, the product "
+        "and channel enabled on the subaccount, and what the recipient's handset or app can receive."
+    ),
+    Category.SERVER_ERROR: (
+        "A failure at 8x8, the operator or the channel: retry with backoff. If it lasts, give 8x8 support "
+        "the errorId (com.8x8.error.id) and the time."
+    ),
+    Category.UNKNOWN: (
+        "Not a code otel-8x8 knows: read com.8x8.error.message and the HTTP status, and give 8x8 support "
+        "the errorId (com.8x8.error.id)."
+    ),
+}
+"""What to check first, per category."""
+
+
+@dataclass(frozen=True)
+class Explanation:
+    code: int
+    kind: str  # "api", "http_status", "receipt" or "unknown"
+    known: bool
+    description: str
+    category: Category
+    product: str | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return self.category.retryable
+
+    @property
+    def hint(self) -> str:
+        return HINTS[self.category]
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "code": self.code,
+            "kind": self.kind,
+            "known": self.known,
+            "description": self.description,
+            "category": self.category.value,
+            "retryable": self.retryable,
+            "check": self.hint,
+        }
+        if self.product is not None:
+            data["product"] = self.product
+        return data
+
+
+def explain(code: int, status: int | None = None, receipt: bool = False, product: str = "sms") -> Explanation:
+    """What ``code`` means: an API error code, else an HTTP error status, else unknown (categorised from
+    ``status`` when given). With ``receipt``, a delivery-receipt error code of ``product``."""
+    if receipt:
+        entry = lookup_receipt(code, product)
+        if entry is not None:
+            return Explanation(code, "receipt", True, entry.description, entry.category, product)
+        return Explanation(
+            code, "unknown", False, f"Unknown {product} delivery-receipt code", Category.UNKNOWN, product
+        )
+    api = lookup(code)
+    if api is not None:
+        return Explanation(code, "api", True, api.description, api.category)
+    if 400 <= code <= 599:
+        described = "HTTP status" + (" (a gateway or server error)" if code >= 500 else "")
+        return Explanation(code, "http_status", True, described, category_for_status(code))
+    category = category_for_status(status) if status is not None else Category.UNKNOWN
+    where = f" (category from HTTP {status})" if status is not None else ""
+    return Explanation(code, "unknown", False, f"Unknown code{where}", category)
+
+
+def _print_explanation(item: Explanation, out: TextIO) -> None:
+    rows = [
+        ("code", str(item.code)),
+        (
+            "kind",
+            {"api": "8x8 API error code", "http_status": "HTTP status", "receipt": "delivery-receipt code"}.get(
+                item.kind, "unknown"
+            ),
+        ),
+        ("description", item.description),
+        ("category", item.category.value),
+        ("retryable", "yes" if item.retryable else "no"),
+        ("check", item.hint),
+    ]
+    if item.product is not None:
+        rows.insert(2, ("product", item.product))
+    for name, value in rows:
+        print(f"{name + ':':<13}{value}", file=out)
+
+
+def _codes(receipt: bool, product: str | None) -> list[dict[str, Any]]:
+    if receipt:
+        return [
+            {
+                "product": e.product,
+                "code": e.code,
+                "description": e.description,
+                "category": e.category.value,
+                "retryable": e.retryable,
+            }
+            for e in iter_receipt_codes(product)
+        ]
+    rows = [
+        {"code": e.code, "description": e.description, "category": e.category.value, "retryable": e.retryable}
+        for e in iter_catalog()
+    ]
+    return rows
+
+
+def _print_table(rows: Sequence[dict[str, Any]], columns: Iterable[str], out: TextIO) -> None:
+    names = list(columns)
+    cells = [[_text(row[name]) for name in names] for row in rows]
+    widths = [max([len(name), *(len(line[i]) for line in cells)]) for i, name in enumerate(names)]
+    print("  ".join(name.upper().ljust(width) for name, width in zip(names, widths, strict=True)).rstrip(), file=out)
+    for line in cells:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip(), file=out)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m otel_8x8",
+        description="Explain 8x8 API error codes (com.8x8.error.code) and list the catalog.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{explain,codes}")
+    explain_cmd = commands.add_parser("explain", help="explain one code or HTTP status")
+    explain_cmd.add_argument("code", type=int, help="8x8 error code (1002, -1017), or an HTTP status (429, 503)")
+    explain_cmd.add_argument("--status", type=int, help="HTTP status the code came with (categorises unknown codes)")
+    explain_cmd.add_argument("--receipt", action="store_true", help="a delivery-receipt errorCode, not an API code")
+    explain_cmd.add_argument("--product", choices=PRODUCTS, default="sms", help="product of a receipt (default sms)")
+    explain_cmd.add_argument("--json", action="store_true", help="print JSON")
+    codes_cmd = commands.add_parser("codes", help="list the catalog")
+    codes_cmd.add_argument("--receipt", action="store_true", help="list the delivery-receipt codes instead")
+    codes_cmd.add_argument("--product", choices=PRODUCTS, help="with --receipt: only this product")
+    codes_cmd.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    stream = out if out is not None else sys.stdout
+    try:
+        return _run(argv, stream)
+    except BrokenPipeError:  # `python -m otel_8x8 codes | head`: the reader has what it wanted
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        return EXIT_FOUND
+
+
+def _run(argv: Sequence[str] | None, stream: TextIO) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: --help exits 0, a usage error 2
+        return EXIT_FOUND if exc.code in (0, None) else EXIT_USAGE
+    if args.command == "explain":
+        if args.status is not None and not 100 <= args.status <= 599:
+            print(f"python -m otel_8x8: error: --status {args.status} is not an HTTP status", file=sys.stderr)
+            return EXIT_USAGE
+        item = explain(args.code, args.status, args.receipt, args.product)
+        if args.json:
+            print(json.dumps(item.as_dict(), ensure_ascii=False, indent=2), file=stream)
+        else:
+            _print_explanation(item, stream)
+        return EXIT_FOUND if item.known else EXIT_UNKNOWN
+    rows = _codes(args.receipt, args.product)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2), file=stream)
+    else:
+        columns = (
+            ("product", "code", "category", "retryable", "description")
+            if args.receipt
+            else ("code", "category", "retryable", "description")
+        )
+        _print_table(rows, columns, stream)
+    return EXIT_FOUND
+
+
+__all__ = ["EXIT_FOUND", "EXIT_UNKNOWN", "EXIT_USAGE", "HINTS", "Explanation", "explain", "main"]
