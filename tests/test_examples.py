@@ -1,0 +1,205 @@
+"""The example apps of examples/, unmodified, under ``opentelemetry-instrument`` against the fake 8x8 API."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otel_8x8.testing import FakeEightByEight
+from otel_8x8.testing.console import ConsoleTelemetry, parse_console_output
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
+APPS = ("sms_app.py", "chatapps_async_app.py", "web_service.py")
+TEMPLATE = "/api/v1/subaccounts/{subAccountId}/messages"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeEightByEight]:
+    with FakeEightByEight() as server:
+        yield server
+
+
+def console_environment(fake: FakeEightByEight, product: str, **extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
+    env.update(
+        OTEL_SERVICE_NAME="example-test",
+        OTEL_TRACES_EXPORTER="console",
+        OTEL_LOGS_EXPORTER="console",
+        OTEL_METRICS_EXPORTER="console",
+        OTEL_METRIC_EXPORT_INTERVAL="600000",
+        OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED="true",
+        OTEL_PYTHON_8X8_HOSTS=f"{fake.netloc}={product}",
+        OTEL_SEMCONV_STABILITY_OPT_IN="http",
+        NO_PROXY="127.0.0.1",
+        no_proxy="127.0.0.1",
+    )
+    env.update(extra)
+    return env
+
+
+def attrs(item: dict[str, Any]) -> dict[str, Any]:
+    return dict(item.get("attributes") or {})
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """Terminate ``process`` (by its PID), then kill it if it does not exit."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_example_app_does_not_know_opentelemetry(name: str) -> None:
+    tree = ast.parse((EXAMPLES / name).read_text(encoding="utf-8"))
+    modules = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    modules += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    assert modules
+    assert not [m for m in modules if m.split(".")[0] in ("opentelemetry", "otel_8x8")]
+
+
+def test_chatapps_async_app(fake: FakeEightByEight, tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [str(INSTRUMENT), sys.executable, str(EXAMPLES / "chatapps_async_app.py")],
+        env=console_environment(fake, "chatapps", EIGHTXEIGHT_CHATAPPS_URL=fake.url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    telemetry = parse_console_output(completed.stdout)
+
+    assert telemetry.text == [
+        "send 'Your parcel is on its way': HTTP 200",
+        "send 'FAIL 3003': HTTP 400",
+        "send 'FAIL 3038': HTTP 400",
+    ]
+    bodies = [request.json() for request in fake.requests]
+    assert {body["content"]["text"] for body in bodies} == {"Your parcel is on its way", "FAIL 3003", "FAIL 3038"}
+    assert all(body["user"] == {"msisdn": "+6591234567"} and body["type"] == "text" for body in bodies)
+
+    spans = [span for span in telemetry.spans if span["kind"] == "SpanKind.CLIENT"]
+    assert len(spans) == 3
+    assert {span["name"] for span in spans} == {f"POST {TEMPLATE}"}
+    assert all(attrs(span)["com.8x8.product"] == "chatapps" for span in spans)
+    assert all(attrs(span)["com.8x8.subaccount.id"] == "acme-chat" for span in spans)
+    errors = {attrs(span).get("com.8x8.error.code"): span for span in spans if span["status"]["status_code"] == "ERROR"}
+    assert set(errors) == {3003, 3038}
+    assert attrs(errors[3003])["com.8x8.error.category"] == "invalid_request"
+    assert attrs(errors[3038])["com.8x8.error.category"] == "template"
+
+    logs = {attrs(log).get("com.8x8.error.code"): log for log in telemetry.logs if "com.8x8.error.code" in attrs(log)}
+    assert set(logs) == {3003, 3038}
+    for code, log in logs.items():
+        assert log["trace_id"] == errors[code]["context"]["trace_id"]
+    points = {point["attributes"]["com.8x8.error.code"]: point for point in telemetry.points("com.8x8.api.errors")}
+    assert {code: point["value"] for code, point in points.items()} == {3003: 1, 3038: 1}
+    assert "6591234567" not in str(telemetry.spans) + str(telemetry.logs)
+
+
+def post_json(url: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def wait_for_port(port: int, process: subprocess.Popen[Any], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the web service exited with {process.returncode}"
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"the web service did not listen on port {port} within {timeout} s")
+
+
+def run_web_service(
+    fake: FakeEightByEight, tmp_path: Path, requests: list[dict[str, Any]]
+) -> tuple[list[tuple[int, dict[str, Any]]], ConsoleTelemetry]:
+    """Start examples/web_service.py, send it ``requests``, stop it with SIGTERM; its answers and telemetry."""
+    port = free_port()
+    output = tmp_path / "web_service.out"
+    env = console_environment(fake, "sms", EIGHTXEIGHT_SMS_URL=fake.url, HOST="127.0.0.1", PORT=str(port))
+    with output.open("w") as stdout:
+        process = subprocess.Popen(
+            [str(INSTRUMENT), sys.executable, str(EXAMPLES / "web_service.py")],
+            env=env,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+        )
+    try:
+        wait_for_port(port, process)
+        answers = [post_json(f"http://127.0.0.1:{port}/notify", payload) for payload in requests]
+        process.terminate()  # the example exits normally on SIGTERM: the exporters flush at exit
+        assert process.wait(timeout=30) == 0, output.read_text()
+    finally:
+        stop_process(process)
+    return answers, parse_console_output(output.read_text())
+
+
+def test_web_service_puts_the_8x8_span_under_the_inbound_request(fake: FakeEightByEight, tmp_path: Path) -> None:
+    answers, telemetry = run_web_service(
+        fake,
+        tmp_path,
+        [
+            {"to": "+6591234567", "text": "Your order has shipped"},
+            {"to": "+6591234567", "text": "FAIL 1002"},
+            {"to": "+6591234567"},
+        ],
+    )
+
+    assert [status for status, _ in answers] == [200, 502, 400]
+    assert answers[0][1]["sent"] is True
+    assert len(fake.requests) == 2  # the invalid inbound request sends nothing
+
+    servers = [span for span in telemetry.spans if span["kind"] == "SpanKind.SERVER"]
+    clients = [span for span in telemetry.spans if span["kind"] == "SpanKind.CLIENT"]
+    assert len(servers) == 3, telemetry.text
+    assert {span["name"] for span in servers} == {"POST /notify"}
+    assert len(clients) == 2, "one 8x8 span per SMS sent, although the contrib requests instrumentation is loaded"
+    server_by_id = {span["context"]["span_id"]: span for span in servers}
+    for client in clients:
+        assert client["name"] == f"POST {TEMPLATE}"
+        assert attrs(client)["com.8x8.product"] == "sms"
+        parent = server_by_id[client["parent_id"]]
+        assert parent["context"]["trace_id"] == client["context"]["trace_id"]
+    [error] = [span for span in clients if span["status"]["status_code"] == "ERROR"]
+    assert attrs(error)["com.8x8.error.code"] == 1002
+    assert attrs(server_by_id[error["parent_id"]])["http.response.status_code"] == 502
+
+    [log] = [log for log in telemetry.logs if attrs(log).get("com.8x8.error.code") == 1002]
+    assert log["trace_id"] == error["context"]["trace_id"]
+    assert log["span_id"] == error["context"]["span_id"]
