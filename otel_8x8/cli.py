@@ -31,7 +31,8 @@ EXIT_USAGE = 2
 HINTS: dict[Category, str] = {
     Category.INVALID_REQUEST: (
         "The request itself is wrong; retrying it unchanged fails again. Check the field the message names: "
-        "destination in E.164 (+6591234567, no spaces), source / sender ID, text and encoding, parameter ranges."
+        "destination in E.164 (+, country code, number; no spaces or leading 0), source / sender ID, text and "
+        "encoding, parameter ranges."
     ),
     Category.TEMPLATE: (
         "Check the Chat Apps / WhatsApp template: name and language exactly as registered, approved and not "
