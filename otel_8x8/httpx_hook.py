@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from functools import lru_cache
 from typing import Any
 
+from .guard import guarded
 from .interceptor import CallScope, Interceptor
 from .patching import Patch
 from .streams import StreamTap, finish_when_collected
@@ -66,14 +67,11 @@ def _async_wrapper(interceptor: Interceptor) -> Any:
 
 
 def _report(scope: CallScope, request: Any, response: Any) -> None:
-    try:
-        status = response.status_code
+    with guarded("read the response"):
         headers = response.headers
-    except Exception:
-        return
-    tap = scope.response(status, _read_body(response), headers.get, request, response)
-    if tap is not None:
-        _tap_body(response, tap, headers.get("content-encoding"))
+        tap = scope.response(response.status_code, _read_body(response), headers.get, request, response)
+        if tap is not None:
+            _tap_body(response, tap, headers.get("content-encoding"))
 
 
 def _tap_body(response: Any, tap: StreamTap, content_encoding: str | None) -> None:

@@ -37,13 +37,22 @@ class EightByEightInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _instrument(self, **kwargs: Any) -> None:
         options = Options.from_kwargs(kwargs)
-        tracer = trace.get_tracer(
-            __name__, __version__, tracer_provider=kwargs.get("tracer_provider"), schema_url=_SCHEMA_URL
-        )
-        meter = metrics.get_meter(
-            __name__, __version__, meter_provider=kwargs.get("meter_provider"), schema_url=_SCHEMA_URL
-        )
-        interceptor = Interceptor(tracer, Recorder(meter, options), HostMatcher(options.hosts))
+        try:
+            tracer = trace.get_tracer(
+                __name__, __version__, tracer_provider=kwargs.get("tracer_provider"), schema_url=_SCHEMA_URL
+            )
+        except Exception:  # a broken provider costs the spans, never the application's start-up
+            _logger.warning("otel-8x8: no tracer, spans are off", exc_info=True)
+            tracer = trace.NoOpTracer()
+        try:
+            meter = metrics.get_meter(
+                __name__, __version__, meter_provider=kwargs.get("meter_provider"), schema_url=_SCHEMA_URL
+            )
+            recorder = Recorder(meter, options)
+        except Exception:
+            _logger.warning("otel-8x8: no meter, metrics are off", exc_info=True)
+            recorder = Recorder(metrics.NoOpMeter(__name__), options)
+        interceptor = Interceptor(tracer, recorder, HostMatcher(options.hosts))
         self._patches = [*requests_patches(interceptor), *httpx_patches(interceptor)]
         for patch in self._patches:
             try:

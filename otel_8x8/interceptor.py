@@ -11,9 +11,7 @@ library under ``suppress_http_instrumentation()`` so that nothing below adds a s
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from time import perf_counter
 from types import TracebackType
 
@@ -24,13 +22,11 @@ from opentelemetry.instrumentation.utils import (
 )
 from opentelemetry.trace import Span, SpanKind, Tracer
 
+from .guard import IN_8X8_CALL, guarded
 from .hosts import HostMatcher
 from .recorder import Call, HeaderGetter, Recorder, describe_call, read_error
 from .streams import StreamTap
 
-_logger = logging.getLogger(__name__)
-
-_IN_8X8_CALL = context.create_key("otel-8x8-in-call")
 _SUPPRESS_HTTP = context._SUPPRESS_HTTP_INSTRUMENTATION_KEY
 
 
@@ -44,16 +40,14 @@ class Interceptor:
 
     def intercept(self, method: str, url: str, netloc: str) -> CallScope | None:
         """A scope for this call, or None when it is not ours to observe. Never raises."""
-        try:
+        with guarded("inspect a call"):
             target = self.matcher.match(netloc)
             if target is None:
                 return None
-            if not is_instrumentation_enabled() or context.get_value(_IN_8X8_CALL):
+            if not is_instrumentation_enabled() or context.get_value(IN_8X8_CALL):
                 return None
             return CallScope(self, describe_call(method, url, target), owns=is_http_instrumentation_enabled())
-        except Exception:
-            _logger.debug("otel-8x8: could not inspect a call", exc_info=True)
-            return None
+        return None
 
 
 class CallScope:
@@ -73,7 +67,7 @@ class CallScope:
         self._deferred = False
 
     def __enter__(self) -> CallScope:
-        with _guard("start"):
+        with guarded("start"):
             ctx = context.get_current()
             if self.owns:
                 self.span = self.interceptor.tracer.start_span(
@@ -86,15 +80,16 @@ class CallScope:
                 if current.is_recording() and getattr(current, "kind", None) is SpanKind.CLIENT:
                     self.span = current
                     self.interceptor.recorder.enrich_start(current, self.call)
-            self._token = context.attach(context.set_value(_IN_8X8_CALL, True, ctx))
+            self._token = context.attach(context.set_value(IN_8X8_CALL, True, ctx))
             self._start = perf_counter()
         return self
 
     def request_hook(self, request: object) -> None:
         hook = self.interceptor.recorder.options.request_hook
-        if hook is not None and self.span.is_recording():
-            with _guard("request_hook"):
-                hook(self.span, request)
+        if hook is not None:
+            with guarded("request_hook"):
+                if self.span.is_recording():
+                    hook(self.span, request)
 
     def response(
         self,
@@ -112,7 +107,7 @@ class CallScope:
         application reads and finished; it ends the span.
         """
         tap = None
-        with _guard("response"):
+        with guarded("response"):
             self._status = status
             recorder = self.interceptor.recorder
             if body is None and status >= 400 and self.owns:
@@ -125,18 +120,26 @@ class CallScope:
                 if error is not None:
                     self._error_type = error.error_type
         hook = self.interceptor.recorder.options.response_hook
-        if hook is not None and self.span.is_recording():
-            with _guard("response_hook"):
-                hook(self.span, request, response)
+        if hook is not None:
+            with guarded("response_hook"):
+                if self.span.is_recording():
+                    hook(self.span, request, response)
         return tap
 
     def _deferred_error(self, status: int, header: HeaderGetter) -> Callable[[bytes | None], None]:
         span, call, recorder = self.span, self.call, self.interceptor.recorder
 
         def finish(body: bytes | None) -> None:
-            with trace.use_span(span, end_on_exit=False), _guard("streamed error"):
+            token = None
+            with guarded("streamed error"):
+                # As during the call: the span is current for the log record, and an 8x8 call made
+                # from inside (a logging handler's) is not observed, so nothing can loop.
+                token = context.attach(context.set_value(IN_8X8_CALL, True, trace.set_span_in_context(span)))
                 recorder.record_error(span, call, read_error(status, body, header))
-            with _guard("end"):
+            if token is not None:
+                with guarded("detach"):
+                    context.detach(token)
+            with guarded("end"):
                 span.end()
 
         return finish
@@ -145,24 +148,15 @@ class CallScope:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         elapsed = perf_counter() - self._start
-        with _guard("end"):
+        with guarded("end"):
             if exc is not None and self.owns:  # an outer instrumentation records its own exception
                 self._error_type = self.interceptor.recorder.record_exception(self.span, exc)
             if self.owns:
                 self.interceptor.recorder.record_duration(self.call, elapsed, self._status, self._error_type)
         if self._token is not None:
-            with _guard("detach"):
+            with guarded("detach"):
                 context.detach(self._token)  # type: ignore[arg-type]
         if self.owns and not self._deferred:
-            with _guard("end"):
+            with guarded("end"):
                 self.span.end()
         # returning None: an exception from the library propagates unchanged
-
-
-@contextmanager
-def _guard(step: str) -> Iterator[None]:
-    """The instrumentation's own failures never reach the application."""
-    try:
-        yield
-    except Exception:
-        _logger.debug("otel-8x8: %s failed", step, exc_info=True)

@@ -30,6 +30,7 @@ from .envelope import (
     parse_object,
     umid_of,
 )
+from .guard import guarded
 from .hosts import Target
 from .redaction import redact_text, redact_url
 from .templates import parse_path
@@ -217,16 +218,18 @@ class Recorder:
 
     def record_error(self, span: Span, call: Call, error: ErrorInfo, enriching: bool = False) -> ErrorInfo:
         """The error attributes and status on the span, the counter, and the log record."""
-        recording = span.is_recording()
         attrs = self.error_attributes(call, error)
-        if recording:
-            span.set_attributes(attrs)
-            status_with_message = Status(StatusCode.ERROR, error.message)
-            span.set_status(status_with_message)
-            if enriching and error.message:
-                _keep_error_description(span, status_with_message)
-        self._count_error(call, error)
-        self._log_error(call, error, attrs)
+        with guarded("error attributes"):  # each signal on its own: one failing never costs the others
+            if span.is_recording():
+                span.set_attributes(attrs)
+                status_with_message = Status(StatusCode.ERROR, error.message)
+                span.set_status(status_with_message)
+                if enriching and error.message:
+                    _keep_error_description(span, status_with_message)
+        with guarded("error counter"):
+            self._count_error(call, error)
+        with guarded("error log"):
+            self._log_error(call, error, attrs)
         return error
 
     def record_status(self, span: Span, status: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .guard import guarded
 from .hosts import netloc_of
 from .interceptor import Interceptor
 from .patching import Patch
@@ -32,9 +33,12 @@ def _send_wrapper(interceptor: Interceptor) -> Any:
         with scope:
             scope.request_hook(request)
             response = wrapped(*args, **kwargs)
-            tap = scope.response(_status(response), _read_body(response), _header_getter(response), request, response)
-            if tap is not None:
-                _tap_body(response, tap)
+            with guarded("read the response"):
+                tap = scope.response(
+                    _status(response), _read_body(response), _header_getter(response), request, response
+                )
+                if tap is not None:
+                    _tap_body(response, tap)
         return response
 
     return send
