@@ -1,0 +1,805 @@
+"""Per-call CPU cost of otel-8x8, next to the contrib HTTP instrumentations, over real HTTP.
+
+Run (from the repository root, in a virtualenv with ``benchmarks/requirements.txt``)::
+
+    python benchmarks/bench_calls.py              # full run: 7 rounds, ~8 minutes on 2 cores
+    python benchmarks/bench_calls.py --quick      # smoke run: 1 round, few calls
+
+What it measures: the CPU time (user + system, all threads: ``time.process_time()``) that the *client*
+process spends per call, for requests, httpx and async httpx, for three kinds of call:
+
+- ``success``: ``POST /api/v1/subaccounts/{id}/messages`` to the fake 8x8 API (HTTP 200);
+- ``error``: the same call answered with 8x8's error envelope, code 1002 (HTTP 400);
+- ``other``: the same POST to a plain local server that is not an 8x8 host (HTTP 200).
+
+in four variants: ``none`` (SDK set up, nothing instrumented), ``contrib``
+(opentelemetry-instrumentation-requests and -httpx), ``otel-8x8`` alone, and ``both``.
+
+How: the driver (this script without ``--worker``) starts three server processes, each pinned to the
+last CPU when there are two or more: the fake 8x8 API (``python -m otel_8x8.testing``, configured as
+an 8x8 host with ``hosts=[netloc]``), a plain HTTP server for the other host, and an OTLP/HTTP
+receiver (``oteltap``, which decodes and counts everything it receives). Then, round after round,
+it starts one fresh worker process per (variant, client) — instrumentors are process-global — in a
+shuffled order, pinned to the first CPU. A worker sets up the SDK as an application would:
+
+- traces: ``BatchSpanProcessor`` + ``OTLPSpanExporter`` (HTTP/protobuf) to the receiver;
+- metrics: ``PeriodicExportingMetricReader`` + ``OTLPMetricExporter`` to the receiver, with an
+  interval longer than the run: instead, each measured window ends with one collection and export;
+- logs: ``LoggingHandler`` on the root logger, ``BatchLogRecordProcessor`` + ``OTLPLogExporter``.
+
+then warms up, and for each call kind (shuffled) measures ``--calls`` calls in one window that starts
+after a flush of all three pipelines and ends after the next one, so every span, log record and
+metric of the window is exported inside it. The tables show medians over rounds; an overhead is the
+median over rounds of (variant - none) within the same round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import platform
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TypedDict
+
+CLIENTS = ("requests", "httpx", "httpx-async")
+KINDS = ("success", "error", "other")
+VARIANTS = ("none", "contrib", "otel-8x8", "both")
+PACKAGES = (
+    "otel-8x8",
+    "opentelemetry-api",
+    "opentelemetry-sdk",
+    "opentelemetry-instrumentation",
+    "opentelemetry-instrumentation-requests",
+    "opentelemetry-instrumentation-httpx",
+    "opentelemetry-exporter-otlp-proto-http",
+    "wrapt",
+    "requests",
+    "urllib3",
+    "httpx",
+    "protobuf",
+    "oteltap",
+)
+SUBACCOUNT = "acme-bench"
+SUCCESS_BODY = {"destination": "+6591234567", "text": "hello from the benchmark"}
+ERROR_BODY = {"destination": "+6591234567", "text": "FAIL 1002"}
+HEADERS = {"Authorization": "Bearer bench-key"}
+EXPECTED_STATUS = {"success": 200, "error": 400, "other": 200}
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+TARGET_RATIO = 0.8
+TARGET_ERROR_EXTRA_US = 60.0
+
+
+class WorkerConfig(TypedDict):
+    variant: str
+    client: str
+    warmup: int
+    fake_url: str
+    other_url: str
+    otlp_url: str
+    cpu: int | None
+
+
+class WorkerResult(TypedDict):
+    variant: str
+    client: str
+    cpu_us: dict[str, float]
+    wall_us: dict[str, float]
+    spans: int
+    log_records: int
+
+
+# --------------------------------------------------------------------------------------------------
+# Servers (each in its own process, started by the driver)
+# --------------------------------------------------------------------------------------------------
+
+
+class _PlainHandler(BaseHTTPRequestHandler):
+    """A host that is not 8x8: answers every request with a small JSON body."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # see _serve_fake
+    _BODY = b'{"status":"ok"}'
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self._BODY)))
+        self.end_headers()
+        self.wfile.write(self._BODY)
+
+    do_GET = do_POST = _answer
+
+
+def _serve_plain() -> int:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _PlainHandler)
+    server.daemon_threads = True
+    signal.signal(signal.SIGTERM, lambda signum, frame: threading.Thread(target=server.shutdown).start())
+    print(f"PLAIN_URL=http://127.0.0.1:{server.server_address[1]}", flush=True)
+    server.serve_forever()
+    return 0
+
+
+def _serve_fake() -> int:
+    """``python -m otel_8x8.testing``, with TCP_NODELAY on the accepted connections.
+
+    The fake (http.server) writes the headers and the body of an answer in two ``send()`` calls: with
+    Nagle's algorithm on, the second waits for the client's delayed ACK, and every call takes ~40 ms
+    of wall time (and, on a VM, needlessly more CPU for the wake-ups). Setting the standard
+    ``StreamRequestHandler.disable_nagle_algorithm`` in this server process avoids that.
+    """
+    import socketserver
+
+    from otel_8x8.testing import FakeEightByEight
+
+    socketserver.StreamRequestHandler.disable_nagle_algorithm = True
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    with FakeEightByEight() as fake:
+        print(f"FAKE_8X8_URL={fake.url}", flush=True)
+        while not stop.wait(0.5):
+            fake.reset()  # it records every request: keep its memory (and its gc passes) small
+    return 0
+
+
+def _serve_otlp(port: int) -> int:
+    """An OTLP/HTTP (protobuf) receiver: oteltap, decoding and counting everything it receives.
+
+    Answers ``count`` on stdin with a JSON line of the counts so far; stops on SIGTERM or end of stdin.
+    """
+    from oteltap import OtelTapHttpProtobufReceiver, OtelTapHttpProtobufReceiverSettings
+
+    async def serve() -> None:
+        counts = {"spans": 0, "log_records": 0, "metrics": 0}
+
+        async def drain(stream: Any, key: str) -> None:
+            async for _ in stream:
+                counts[key] += 1
+
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        async with OtelTapHttpProtobufReceiver(OtelTapHttpProtobufReceiverSettings(http_port=port)) as receiver:
+            tasks = [
+                asyncio.create_task(drain(receiver.stream_traces(), "spans")),
+                asyncio.create_task(drain(receiver.stream_logs(), "log_records")),
+                asyncio.create_task(drain(receiver.stream_metrics(), "metrics")),
+            ]
+            await asyncio.sleep(0.2)  # the drains are subscribed
+            print(f"OTLP_URL=http://127.0.0.1:{port}", flush=True)
+
+            async def commands() -> None:
+                while True:
+                    line = await asyncio.to_thread(sys.stdin.readline)
+                    if not line:
+                        stop.set()
+                        return
+                    print(json.dumps(counts), flush=True)
+
+            reader = asyncio.create_task(commands())
+            await stop.wait()
+            for task in [*tasks, reader]:
+                task.cancel()
+
+    asyncio.run(serve())
+    os._exit(0)  # the stdin reader thread may still be blocked
+
+
+# --------------------------------------------------------------------------------------------------
+# Worker: one (variant, client) in a fresh process, answering the driver's commands on stdin
+# --------------------------------------------------------------------------------------------------
+
+
+class _Telemetry:
+    """SDK providers exporting over OTLP/HTTP (protobuf) to the receiver, as an application sets them up."""
+
+    def __init__(self, otlp_url: str) -> None:
+        import logging
+
+        from opentelemetry import metrics, trace
+        from opentelemetry._logs import set_logger_provider
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+        from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        resource = Resource.create({"service.name": "otel-8x8-bench"})
+        self.tracer_provider = TracerProvider(resource=resource)
+        self.tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{otlp_url}/v1/traces")))
+        trace.set_tracer_provider(self.tracer_provider)
+        # Metric export is per interval, not per call: the interval outlasts the run, and the metrics are
+        # exported once at shutdown. What every call pays (aggregation) is measured.
+        reader = PeriodicExportingMetricReader(
+            OTLPMetricExporter(endpoint=f"{otlp_url}/v1/metrics"), export_interval_millis=3_600_000
+        )
+        self.meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
+        metrics.set_meter_provider(self.meter_provider)
+        self.logger_provider = LoggerProvider(resource=resource)
+        self.logger_provider.add_log_record_processor(
+            BatchLogRecordProcessor(OTLPLogExporter(endpoint=f"{otlp_url}/v1/logs"))
+        )
+        set_logger_provider(self.logger_provider)
+        logging.getLogger().addHandler(LoggingHandler(level=logging.NOTSET, logger_provider=self.logger_provider))
+
+    def flush(self) -> None:
+        """Export every span and log record still queued (what a call leaves to the batch processors)."""
+        self.tracer_provider.force_flush()
+        self.logger_provider.force_flush()
+
+    def shutdown(self) -> None:
+        self.tracer_provider.shutdown()
+        self.logger_provider.shutdown()
+        self.meter_provider.shutdown()
+
+
+def _instrument(variant: str, fake_netloc: str) -> None:
+    if variant in ("contrib", "both"):
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+        from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+        RequestsInstrumentor().instrument()
+        HTTPXClientInstrumentor().instrument()
+    if variant in ("otel-8x8", "both"):
+        from otel_8x8 import EightByEightInstrumentor
+
+        EightByEightInstrumentor().instrument(hosts=[fake_netloc])
+
+
+def _targets(config: WorkerConfig) -> dict[str, tuple[str, dict[str, str]]]:
+    messages = f"{config['fake_url']}/api/v1/subaccounts/{SUBACCOUNT}/messages"
+    return {
+        "success": (messages, SUCCESS_BODY),
+        "error": (messages, ERROR_BODY),
+        "other": (f"{config['other_url']}/api/v1/subaccounts/{SUBACCOUNT}/messages", SUCCESS_BODY),
+    }
+
+
+def _check(kind: str, status: int) -> None:
+    if status != EXPECTED_STATUS[kind]:
+        raise SystemExit(f"{kind} call answered {status}, expected {EXPECTED_STATUS[kind]}")
+
+
+def _reply(message: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+class _Stopwatch:
+    """CPU time of the whole process (all threads) since the previous lap.
+
+    Laps follow each other with no gap, so what the batch processors' threads do while the worker
+    waits for its next command is counted in the next lap: no CPU is left out.
+    """
+
+    def __init__(self) -> None:
+        self._mark = time.process_time()
+
+    def lap(self) -> float:
+        now = time.process_time()
+        elapsed, self._mark = now - self._mark, now
+        return elapsed
+
+
+def _commands() -> Iterator[list[str]]:
+    for line in sys.stdin:
+        words = line.split()
+        if not words or words[0] == "quit":
+            return
+        yield words
+
+
+def _serve_sync(calls: dict[str, Callable[[], int]], telemetry: _Telemetry, warmup: int) -> None:
+    for kind, call in calls.items():
+        for _ in range(warmup):
+            _check(kind, call())
+    telemetry.flush()
+    watch = _Stopwatch()
+    _reply({"ready": True})
+    for words in _commands():
+        if words[0] == "run":
+            call, n = calls[words[1]], int(words[2])
+            wall = time.perf_counter()
+            for _ in range(n):
+                call()
+            _reply({"cpu_s": watch.lap(), "wall_s": time.perf_counter() - wall})
+        else:  # flush
+            telemetry.flush()
+            _reply({"cpu_s": watch.lap()})
+
+
+async def _serve_async(calls: dict[str, Callable[[], Awaitable[int]]], telemetry: _Telemetry, warmup: int) -> None:
+    for kind, call in calls.items():
+        for _ in range(warmup):
+            _check(kind, await call())
+    telemetry.flush()
+    watch = _Stopwatch()
+    _reply({"ready": True})
+    for words in _commands():  # blocking reads: nothing else runs on this loop meanwhile
+        if words[0] == "run":
+            call, n = calls[words[1]], int(words[2])
+            wall = time.perf_counter()
+            for _ in range(n):
+                await call()
+            _reply({"cpu_s": watch.lap(), "wall_s": time.perf_counter() - wall})
+        else:  # flush
+            telemetry.flush()
+            _reply({"cpu_s": watch.lap()})
+
+
+def _run_worker(config: WorkerConfig) -> None:
+    if config["cpu"] is not None:
+        os.sched_setaffinity(0, {config["cpu"]})
+    telemetry = _Telemetry(config["otlp_url"])
+    _instrument(config["variant"], config["fake_url"].partition("://")[2])
+    targets = _targets(config)
+    if config["client"] == "requests":
+        import requests
+
+        with requests.Session() as session:
+
+            def requests_call(url: str, body: dict[str, str]) -> Callable[[], int]:
+                return lambda: session.post(url, json=body, headers=HEADERS).status_code
+
+            _serve_sync({kind: requests_call(*target) for kind, target in targets.items()}, telemetry, config["warmup"])
+    elif config["client"] == "httpx":
+        import httpx
+
+        with httpx.Client() as client:
+
+            def httpx_call(url: str, body: dict[str, str]) -> Callable[[], int]:
+                return lambda: client.post(url, json=body, headers=HEADERS).status_code
+
+            _serve_sync({kind: httpx_call(*target) for kind, target in targets.items()}, telemetry, config["warmup"])
+    else:
+        import httpx
+
+        async def run_async() -> None:
+            async with httpx.AsyncClient() as client:
+
+                def async_call(url: str, body: dict[str, str]) -> Callable[[], Awaitable[int]]:
+                    async def call() -> int:
+                        return (await client.post(url, json=body, headers=HEADERS)).status_code
+
+                    return call
+
+                calls = {kind: async_call(*target) for kind, target in targets.items()}
+                await _serve_async(calls, telemetry, config["warmup"])
+
+        asyncio.run(run_async())
+    telemetry.shutdown()
+
+
+# --------------------------------------------------------------------------------------------------
+# Driver
+# --------------------------------------------------------------------------------------------------
+
+
+class _Worker:
+    """The driver's handle on one worker process."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--worker", json.dumps(config)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"worker {self.config['variant']}/{self.config['client']} died ({self.proc.wait()})")
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    def ready(self) -> None:
+        self._read()
+
+    def ask(self, command: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.close()
+        if self.proc.wait(timeout=60) != 0:
+            raise SystemExit(f"worker {self.config['variant']}/{self.config['client']} failed")
+
+
+def _run_round(
+    client: str, configs: dict[str, WorkerConfig], calls: int, block: int, rng: random.Random
+) -> list[WorkerResult]:
+    """All four variants of one client, alive at once, measured in interleaved blocks of calls."""
+    workers = {variant: _Worker(config) for variant, config in configs.items()}
+    try:
+        for worker in workers.values():
+            worker.ready()
+        cpu = {v: dict.fromkeys(KINDS, 0.0) for v in workers}
+        wall = {v: dict.fromkeys(KINDS, 0.0) for v in workers}
+        kinds = list(KINDS)
+        rng.shuffle(kinds)
+        for kind in kinds:
+            for _ in range(calls // block):
+                order = list(workers)
+                rng.shuffle(order)
+                for variant in order:
+                    answer = workers[variant].ask(f"run {kind} {block}")
+                    cpu[variant][kind] += answer["cpu_s"]
+                    wall[variant][kind] += answer["wall_s"]
+            for variant, worker in workers.items():
+                cpu[variant][kind] += worker.ask("flush")["cpu_s"]
+        for worker in workers.values():
+            worker.close()
+    finally:
+        for worker in workers.values():
+            if worker.proc.poll() is None:
+                worker.proc.kill()
+    measured = calls // block * block
+    results = []
+    for variant, config in configs.items():
+        per_kind = config["warmup"] + measured
+        results.append(
+            WorkerResult(
+                variant=variant,
+                client=client,
+                cpu_us={k: cpu[variant][k] / measured * 1e6 for k in KINDS},
+                wall_us={k: wall[variant][k] / measured * 1e6 for k in KINDS},
+                spans={"none": 0, "contrib": 3, "otel-8x8": 2, "both": 3}[variant] * per_kind,
+                log_records=per_kind if variant in ("otel-8x8", "both") else 0,
+            )
+        )
+    return results
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _start(args: Sequence[str], ready_prefix: str, cpus: set[int] | None) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+    )
+    if cpus:
+        os.sched_setaffinity(proc.pid, cpus)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line.startswith(ready_prefix):
+        proc.kill()
+        raise SystemExit(f"{' '.join(args)} did not start: {line!r}")
+    return proc, line[len(ready_prefix) :]
+
+
+@contextlib.contextmanager
+def _servers(pin: bool) -> Iterator[tuple[str, str, str, subprocess.Popen[str]]]:
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpus = {cpus[-1]} if pin and len(cpus) >= 2 else None
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        fake, fake_url = _start([__file__, "--serve-fake"], "FAKE_8X8_URL=", server_cpus)
+        procs.append(fake)
+        plain, plain_url = _start([__file__, "--serve-plain"], "PLAIN_URL=", server_cpus)
+        procs.append(plain)
+        otlp, otlp_url = _start([__file__, "--serve-otlp", str(_free_port())], "OTLP_URL=", server_cpus)
+        procs.append(otlp)
+        yield fake_url, plain_url, otlp_url, otlp
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _receiver_counts(receiver: subprocess.Popen[str], expected_spans: int) -> dict[str, int]:
+    """Ask the receiver what it got, until it has all spans or stops making progress."""
+    assert receiver.stdin is not None and receiver.stdout is not None
+    last: dict[str, int] = {}
+    for _ in range(60):
+        receiver.stdin.write("count\n")
+        receiver.stdin.flush()
+        counts: dict[str, int] = json.loads(receiver.stdout.readline())
+        if counts["spans"] >= expected_spans or counts == last:
+            return counts
+        last = counts
+        time.sleep(1.0)
+    return last
+
+
+def _machine() -> dict[str, Any]:
+    model = "unknown"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    versions: dict[str, str] = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "absent"
+    return {
+        "otel_8x8": _measured_source(),
+        "cpu_model": model,
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)),
+        "platform": platform.platform(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "versions": versions,
+    }
+
+
+def _measured_source() -> str:
+    """Where the measured otel_8x8 comes from, with its git commit when it is a checkout."""
+    import otel_8x8
+
+    where = Path(otel_8x8.__file__).resolve().parent.parent
+    git = subprocess.run(
+        ["git", "-C", str(where), "describe", "--always", "--dirty", "--exclude=*"],
+        capture_output=True,
+        text=True,
+    )
+    return f"{where} @ {git.stdout.strip()}" if git.returncode == 0 else str(where)
+
+
+def _median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _noise(values: Sequence[float]) -> float:
+    """Two standard errors of the median of ``values`` (robust: from their median absolute deviation)."""
+    if len(values) < 2:
+        return float("inf")
+    mad = statistics.median(abs(x - statistics.median(values)) for x in values)
+    return float(2 * 1.253 * 1.4826 * mad / math.sqrt(len(values)))
+
+
+def _summarise(rounds: list[list[WorkerResult]]) -> dict[str, Any]:
+    """Medians per (client, kind, variant), and paired overheads (variant - none, same round)."""
+    raw: dict[str, dict[str, dict[str, list[float]]]] = {
+        c: {k: {v: [] for v in VARIANTS} for k in KINDS} for c in CLIENTS
+    }
+    diffs: dict[str, dict[str, dict[str, list[float]]]] = {
+        c: {k: {v: [] for v in VARIANTS if v != "none"} for k in KINDS} for c in CLIENTS
+    }
+    error_extra: dict[str, list[float]] = {c: [] for c in CLIENTS}
+    for results in rounds:
+        by = {(r["client"], r["variant"]): r for r in results}
+        for client in CLIENTS:
+            for kind in KINDS:
+                for variant in VARIANTS:
+                    if (client, variant) in by:
+                        raw[client][kind][variant].append(by[client, variant]["cpu_us"][kind])
+                if (client, "none") not in by:
+                    continue
+                base = by[client, "none"]["cpu_us"][kind]
+                for variant in VARIANTS[1:]:
+                    if (client, variant) in by:
+                        diffs[client][kind][variant].append(by[client, variant]["cpu_us"][kind] - base)
+            if (client, "none") in by and (client, "otel-8x8") in by:
+                with_us, without = by[client, "otel-8x8"]["cpu_us"], by[client, "none"]["cpu_us"]
+                error_extra[client].append(
+                    (with_us["error"] - without["error"]) - (with_us["success"] - without["success"])
+                )
+    median = {c: {k: {v: _median(raw[c][k][v]) for v in VARIANTS} for k in KINDS} for c in CLIENTS}
+    overhead = {c: {k: {v: _median(d) for v, d in diffs[c][k].items()} for k in KINDS} for c in CLIENTS}
+    spread = {
+        c: {k: {v: [min(d), max(d)] if d else [] for v, d in diffs[c][k].items()} for k in KINDS} for c in CLIENTS
+    }
+    checks: dict[str, Any] = {}
+    for client in CLIENTS:
+        ours = overhead[client]["success"]["otel-8x8"]
+        contrib = overhead[client]["success"]["contrib"]
+        other = diffs[client]["other"]["otel-8x8"]
+        noise = _noise(other)
+        checks[client] = {
+            "success_ratio_ours_to_contrib": ours / contrib if contrib else float("nan"),
+            "success_ratio_met": bool(contrib) and ours / contrib <= TARGET_RATIO,
+            "error_minus_success_overhead_us": _median(error_extra[client]),
+            "error_minus_success_raw_us": median[client]["error"]["otel-8x8"] - median[client]["success"]["otel-8x8"],
+            "error_extra_met": _median(error_extra[client]) <= TARGET_ERROR_EXTRA_US,
+            "other_host_overhead_us": _median(other),
+            "other_host_noise_us": noise,
+            "other_host_within_noise": bool(other) and abs(_median(other)) <= noise,
+        }
+    return {"median_us": median, "overhead_us": overhead, "overhead_range_us": spread, "checks": checks, "raw_us": raw}
+
+
+def _print_report(machine: dict[str, Any], settings: dict[str, Any], summary: dict[str, Any]) -> None:
+    print()
+    print(f"Measured: otel_8x8 from {machine['otel_8x8']}")
+    print(f"Machine: {machine['cpu_model']}, {machine['cores']} cores ({machine['usable_cores']} usable), ")
+    print(f"         {machine['python']}, {machine['platform']}")
+    print("Versions: " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items()))
+    print(
+        f"Settings: {settings['rounds']} rounds x {settings['calls']} calls per (client, call, variant) in blocks of "
+        f"{settings['block']}, warm-up {settings['warmup']} per call kind; pinned: {settings['pinned']}"
+    )
+    print()
+    print("CPU time of the client process per call, µs (median over rounds); +overhead vs none (median of pairs)")
+    head = (
+        f"{'client':<12} {'call':<8}"
+        + "".join(f"{v:>10}" for v in VARIANTS)
+        + "".join(f"{'+' + v:>11}" for v in VARIANTS[1:])
+    )
+    print(head)
+    print("-" * len(head))
+    for client in CLIENTS:
+        for kind in KINDS:
+            med = summary["median_us"][client][kind]
+            over = summary["overhead_us"][client][kind]
+            print(
+                f"{client:<12} {kind:<8}"
+                + "".join(f"{med[v]:>10.1f}" for v in VARIANTS)
+                + "".join(f"{over[v]:>+11.1f}" for v in VARIANTS[1:])
+            )
+    print()
+    print("Targets")
+    for client in CLIENTS:
+        c = summary["checks"][client]
+        print(
+            f"  {client:<12} success: otel-8x8 added / contrib added = {c['success_ratio_ours_to_contrib']:.2f} "
+            f"(target <= {TARGET_RATIO}: {'met' if c['success_ratio_met'] else 'NOT met'})"
+        )
+        print(
+            f"  {'':<12} error - success, otel-8x8 overhead = {c['error_minus_success_overhead_us']:+.1f} µs "
+            f"(raw {c['error_minus_success_raw_us']:+.1f} µs; target <= {TARGET_ERROR_EXTRA_US:.0f}: "
+            f"{'met' if c['error_extra_met'] else 'NOT met'})"
+        )
+        print(
+            f"  {'':<12} other host, otel-8x8 overhead = {c['other_host_overhead_us']:+.1f} µs "
+            f"(noise: ±{c['other_host_noise_us']:.1f} µs, 2 standard errors: "
+            f"{'within noise' if c['other_host_within_noise'] else 'NOT within noise'})"
+        )
+
+
+def _run_driver(args: argparse.Namespace) -> int:
+    pin = args.pin and len(os.sched_getaffinity(0)) >= 2
+    worker_cpu = sorted(os.sched_getaffinity(0))[0] if pin else None
+    clients = [c for c in CLIENTS if c in args.clients.split(",")]
+    rng = random.Random(args.seed)
+    machine = _machine()
+    calls = args.calls // args.block * args.block
+    settings = {
+        "rounds": args.rounds,
+        "calls": calls,
+        "block": args.block,
+        "warmup": args.warmup,
+        "pinned": pin,
+        "seed": args.seed,
+    }
+    print(f"{machine['cpu_model']}, {machine['cores']} cores, {machine['python']}; {settings}", flush=True)
+    started = time.perf_counter()
+    rounds: list[list[WorkerResult]] = []
+    expected_spans = expected_logs = 0
+    with _servers(pin) as (fake_url, plain_url, otlp_url, receiver):
+        for number in range(1, args.rounds + 1):
+            results: list[WorkerResult] = []
+            order = list(clients)
+            rng.shuffle(order)
+            for client in order:
+                configs = {
+                    variant: WorkerConfig(
+                        variant=variant,
+                        client=client,
+                        warmup=args.warmup,
+                        fake_url=fake_url,
+                        other_url=plain_url,
+                        otlp_url=otlp_url,
+                        cpu=worker_cpu,
+                    )
+                    for variant in VARIANTS
+                }
+                results.extend(_run_round(client, configs, calls, args.block, rng))
+            for result in results:
+                expected_spans += result["spans"]
+                expected_logs += result["log_records"]
+            rounds.append(results)
+            summary = ", ".join(
+                f"{r['client']}/{r['variant']} {r['cpu_us']['success']:.0f}"
+                for r in sorted(results, key=lambda r: (r["client"], r["variant"]))
+            )
+            print(
+                f"round {number}/{args.rounds} ({time.perf_counter() - started:.0f} s): success µs {summary}",
+                flush=True,
+            )
+        counts = _receiver_counts(receiver, expected_spans)
+    elapsed = time.perf_counter() - started
+    summary_all = _summarise(rounds)
+    _print_report(machine, settings, summary_all)
+    export_ok = counts.get("spans") == expected_spans and counts.get("log_records") == expected_logs
+    print()
+    print(
+        f"Export check: the receiver got {counts.get('spans')} spans (expected {expected_spans}), "
+        f"{counts.get('log_records')} log records (expected {expected_logs}), {counts.get('metrics')} metrics: "
+        f"{'complete' if export_ok else 'INCOMPLETE'}. Run took {elapsed:.0f} s."
+    )
+    document = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine,
+        "settings": settings,
+        "unit": "µs of client-process CPU time per call",
+        "receiver_counts": counts,
+        "expected": {"spans": expected_spans, "log_records": expected_logs},
+        **summary_all,
+        "rounds": rounds,
+    }
+    out_path = Path(args.out) if args.out else RESULTS_DIR / f"{dt.date.today().isoformat()}.json"
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    print(f"Results written to {out_path}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=7, help="rounds of all variants (default 7)")
+    parser.add_argument(
+        "--calls", type=int, default=400, help="measured calls per (client, call, variant) and round (default 400)"
+    )
+    parser.add_argument("--block", type=int, default=50, help="calls per interleaved block (default 50)")
+    parser.add_argument("--warmup", type=int, default=100, help="warm-up calls per call kind per worker (default 100)")
+    parser.add_argument("--clients", default=",".join(CLIENTS), help="comma-separated subset of " + ",".join(CLIENTS))
+    parser.add_argument("--seed", type=int, default=8, help="seed of the shuffles")
+    parser.add_argument("--out", help="JSON results file (default benchmarks/results/<date>.json)")
+    parser.add_argument("--pin", action="store_true", help="pin the workers to the first CPU, the servers to the last")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, 100 calls, 20 warm-up calls")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-plain", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-otlp", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        _run_worker(json.loads(args.worker))
+        return 0
+    if args.serve_fake:
+        return _serve_fake()
+    if args.serve_plain:
+        return _serve_plain()
+    if args.serve_otlp:
+        return _serve_otlp(args.serve_otlp)
+    if args.quick:
+        args.rounds, args.calls, args.block, args.warmup = 1, 100, 25, 20
+    return _run_driver(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
