@@ -13,6 +13,7 @@ import json
 import time
 import tracemalloc
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,19 @@ TEMPLATE = "/api/v1/subaccounts/{subAccountId}/messages"
 ENVELOPE = b'{"code": 1002, "message": "Invalid MSISDN", "errorId": "e-1002", "timestamp": "2020-12-22T05:52:01.85Z"}'
 CALL_SECONDS = 5.0  # a generous bound for one local call; a parse blow-up takes far longer
 MIB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def _shared_fake() -> Iterator[FakeEightByEight]:
+    with FakeEightByEight() as server:
+        yield server
+
+
+@pytest.fixture
+def fake(_shared_fake: FakeEightByEight) -> FakeEightByEight:
+    """One fake server for the whole module (starting and stopping one per test costs seconds), reset per test."""
+    _shared_fake.reset()
+    return _shared_fake
 
 
 @dataclass(frozen=True)
