@@ -100,6 +100,21 @@ def test_raising_tracer_never_reaches_the_app(
 
 
 @pytest.mark.parametrize("client", CLIENT_NAMES)
+def test_raising_span_with_user_hooks_never_reaches_the_app(
+    client: str, fake: FakeEightByEight, refused: str, telemetry: Telemetry
+) -> None:
+    calls: list[str] = []
+    with instrumented(
+        telemetry,
+        [fake.netloc, refused],
+        tracer_provider=RaisingTracerProvider("span"),
+        request_hook=lambda span, request: calls.append("request"),
+        response_hook=lambda span, request, response: calls.append("response"),
+    ):
+        three_calls(client, fake, refused)
+
+
+@pytest.mark.parametrize("client", CLIENT_NAMES)
 @pytest.mark.parametrize("where", ["on_start", "on_end"])
 def test_raising_span_processor_never_reaches_the_app(
     client: str, where: str, fake: FakeEightByEight, refused: str, telemetry: Telemetry, capfd: Any
@@ -115,7 +130,7 @@ def test_raising_span_processor_never_reaches_the_app(
 
 
 @pytest.mark.parametrize("client", CLIENT_NAMES)
-def test_raising_counter_and_histogram_never_reach_the_app(
+def test_raising_counter_and_histogram_lose_nothing_else(
     client: str, fake: FakeEightByEight, refused: str, telemetry: Telemetry, capfd: Any
 ) -> None:
     with instrumented(telemetry, [fake.netloc, refused], meter_provider=RaisingMeterProvider("use")):
@@ -128,7 +143,23 @@ def test_raising_counter_and_histogram_never_reach_the_app(
     assert attrs["com.8x8.error.id"] == failed.response.json()["errorId"]
     assert spans[1].status.status_code is StatusCode.ERROR
     assert dict(spans[2].attributes or {})["error.type"] == qualified(CONNECT_ERRORS[client])
+    [record] = telemetry.log_records()  # the log record does not depend on the counter
+    assert record.span_id == spans[1].context.span_id
     assert capfd.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize("part", ["get_tracer", "create_instruments", "get_meter"])
+def test_start_up_never_fails_on_a_broken_provider(
+    part: str, fake: FakeEightByEight, refused: str, telemetry: Telemetry
+) -> None:
+    choices: dict[str, dict[str, Any]] = {
+        "get_tracer": {"tracer_provider": RaisingTracerProvider("get_tracer")},
+        "create_instruments": {"meter_provider": RaisingMeterProvider("create")},
+        "get_meter": {"meter_provider": RaisingMeterProvider("get_meter")},
+    }
+    options = choices[part]
+    with instrumented(telemetry, [fake.netloc, refused], **options):
+        three_calls("requests", fake, refused)
 
 
 @pytest.mark.parametrize("client", CLIENT_NAMES)
@@ -268,6 +299,9 @@ STEPS: dict[str, tuple[Any, str]] = {
 }
 REQUESTS_STEPS: dict[str, tuple[Any, str]] = {
     "requests_hook.netloc_of": (otel_8x8.requests_hook, "netloc_of"),
+    "requests_hook._status": (otel_8x8.requests_hook, "_status"),
+    "requests_hook._read_body": (otel_8x8.requests_hook, "_read_body"),
+    "requests_hook._header_getter": (otel_8x8.requests_hook, "_header_getter"),
 }
 
 
@@ -436,7 +470,7 @@ def test_exporter_http_calls_are_not_instrumented(
     assert sum(len(r.json()) for r in traces) == 3  # exactly the application's spans, nothing fed back
 
 
-@pytest.mark.parametrize("failure", ["none", "record_response-raises"])
+@pytest.mark.parametrize("failure", ["none", "record_response-raises", "span-end-raises", "describe_call-raises"])
 @pytest.mark.parametrize("client", CLIENT_NAMES)
 def test_logging_from_inside_the_instrumentation_never_loops(
     client: str, failure: str, fake: FakeEightByEight, telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch
