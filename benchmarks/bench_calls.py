@@ -2,11 +2,11 @@
 
 Run (from the repository root, in a virtualenv with ``benchmarks/requirements.txt``)::
 
-    python benchmarks/bench_calls.py              # full run: 7 rounds, ~8 minutes on 2 cores
+    python benchmarks/bench_calls.py              # full run: 7 rounds, ~6-7 minutes on 2 cores
     python benchmarks/bench_calls.py --quick      # smoke run: 1 round, few calls
 
 What it measures: the CPU time (user + system, all threads: ``time.process_time()``) that the *client*
-process spends per call, for requests, httpx and async httpx, for three kinds of call:
+process spends per call, export included, for requests, httpx and async httpx, for three kinds of call:
 
 - ``success``: ``POST /api/v1/subaccounts/{id}/messages`` to the fake 8x8 API (HTTP 200);
 - ``error``: the same call answered with 8x8's error envelope, code 1002 (HTTP 400);
@@ -15,22 +15,25 @@ process spends per call, for requests, httpx and async httpx, for three kinds of
 in four variants: ``none`` (SDK set up, nothing instrumented), ``contrib``
 (opentelemetry-instrumentation-requests and -httpx), ``otel-8x8`` alone, and ``both``.
 
-How: the driver (this script without ``--worker``) starts three server processes, each pinned to the
-last CPU when there are two or more: the fake 8x8 API (``python -m otel_8x8.testing``, configured as
-an 8x8 host with ``hosts=[netloc]``), a plain HTTP server for the other host, and an OTLP/HTTP
-receiver (``oteltap``, which decodes and counts everything it receives). Then, round after round,
-it starts one fresh worker process per (variant, client) — instrumentors are process-global — in a
-shuffled order, pinned to the first CPU. A worker sets up the SDK as an application would:
+How: the driver (this script without ``--worker``) starts three server processes, so that their CPU is
+not counted: the fake 8x8 API (``FakeEightByEight``, configured as an 8x8 host with ``hosts=[netloc]``),
+a plain HTTP server for the other host, and an OTLP/HTTP receiver (``oteltap``, which decodes and
+counts everything it receives). Each round, for each client, it starts one fresh worker process per
+variant (instrumentors are process-global), all four alive at once. A worker sets up the SDK as an
+application would:
 
 - traces: ``BatchSpanProcessor`` + ``OTLPSpanExporter`` (HTTP/protobuf) to the receiver;
+- logs: ``LoggingHandler`` on the root logger, ``BatchLogRecordProcessor`` + ``OTLPLogExporter``;
 - metrics: ``PeriodicExportingMetricReader`` + ``OTLPMetricExporter`` to the receiver, with an
-  interval longer than the run: instead, each measured window ends with one collection and export;
-- logs: ``LoggingHandler`` on the root logger, ``BatchLogRecordProcessor`` + ``OTLPLogExporter``.
+  interval longer than the run (exported once, at shutdown): the aggregation every call pays is
+  measured, the export per interval is not.
 
-then warms up, and for each call kind (shuffled) measures ``--calls`` calls in one window that starts
-after a flush of all three pipelines and ends after the next one, so every span, log record and
-metric of the window is exported inside it. The tables show medians over rounds; an overhead is the
-median over rounds of (variant - none) within the same round.
+then warms up and answers the driver's commands: run N calls of a kind, or flush. The driver interleaves
+the four variants in blocks of ``--block`` calls in a shuffled order (so that the load of the machine
+weighs on all of them alike), ``--calls`` calls per (client, kind, variant) and round, and ends each kind
+with a flush of the span and log pipelines. A worker's CPU time is counted without gaps between blocks,
+so every span and log record is exported and paid for inside the measurement. The tables show medians
+over rounds; an overhead is the median over rounds of (variant - none) within the same round.
 """
 
 from __future__ import annotations
@@ -638,7 +641,7 @@ def _summarise(rounds: list[list[WorkerResult]]) -> dict[str, Any]:
             "error_extra_met": _median(error_extra[client]) <= TARGET_ERROR_EXTRA_US,
             "other_host_overhead_us": _median(other),
             "other_host_noise_us": noise,
-            "other_host_within_noise": bool(other) and abs(_median(other)) <= noise,
+            "other_host_within_noise": bool(other) and math.isfinite(noise) and abs(_median(other)) <= noise,
         }
     return {"median_us": median, "overhead_us": overhead, "overhead_range_us": spread, "checks": checks, "raw_us": raw}
 
@@ -686,8 +689,12 @@ def _print_report(machine: dict[str, Any], settings: dict[str, Any], summary: di
         )
         print(
             f"  {'':<12} other host, otel-8x8 overhead = {c['other_host_overhead_us']:+.1f} µs "
-            f"(noise: ±{c['other_host_noise_us']:.1f} µs, 2 standard errors: "
-            f"{'within noise' if c['other_host_within_noise'] else 'NOT within noise'})"
+            + (
+                f"(noise: ±{c['other_host_noise_us']:.1f} µs, 2 standard errors: "
+                f"{'within noise' if c['other_host_within_noise'] else 'NOT within noise'})"
+                if math.isfinite(c["other_host_noise_us"])
+                else "(one round: no noise estimate)"
+            )
         )
 
 
