@@ -336,6 +336,9 @@ class _Server(ThreadingHTTPServer):
     """The HTTP server: knows its :class:`FakeEightByEight` and the connections it has open."""
 
     daemon_threads = True
+    # socketserver's default backlog of 5 makes the kernel reset connections when a test (or a load
+    # test of the user's) opens hundreds at once.
+    request_queue_size = 1024
 
     def __init__(self, fake: FakeEightByEight, address: tuple[str, int]) -> None:
         if ":" in address[0]:
