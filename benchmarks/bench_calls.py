@@ -646,6 +646,11 @@ def _summarise(rounds: list[list[WorkerResult]]) -> dict[str, Any]:
     return {"median_us": median, "overhead_us": overhead, "overhead_range_us": spread, "checks": checks, "raw_us": raw}
 
 
+def _measured(summary: dict[str, Any]) -> list[str]:
+    """The clients of this run (``--clients`` may have left some out)."""
+    return [c for c in CLIENTS if not math.isnan(summary["median_us"][c]["success"]["none"])]
+
+
 def _print_report(machine: dict[str, Any], settings: dict[str, Any], summary: dict[str, Any]) -> None:
     print()
     print(f"Measured: otel_8x8 from {machine['otel_8x8']}")
@@ -665,7 +670,7 @@ def _print_report(machine: dict[str, Any], settings: dict[str, Any], summary: di
     )
     print(head)
     print("-" * len(head))
-    for client in CLIENTS:
+    for client in _measured(summary):
         for kind in KINDS:
             med = summary["median_us"][client][kind]
             over = summary["overhead_us"][client][kind]
@@ -676,7 +681,7 @@ def _print_report(machine: dict[str, Any], settings: dict[str, Any], summary: di
             )
     print()
     print("Targets")
-    for client in CLIENTS:
+    for client in _measured(summary):
         c = summary["checks"][client]
         print(
             f"  {client:<12} success: otel-8x8 added / contrib added = {c['success_ratio_ours_to_contrib']:.2f} "
