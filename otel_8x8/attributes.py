@@ -61,6 +61,16 @@ DURATION_METRIC_ATTRIBUTES: Final = (
     PRODUCT,
 )
 
+LOG_CALL_ATTRIBUTES: Final = (
+    PRODUCT,
+    REGION,
+    SUBACCOUNT_ID,
+    HTTP_REQUEST_METHOD,
+    URL_TEMPLATE,
+    SERVER_ADDRESS,
+)
+"""What the error log record carries of the call, beside the error attributes and the message."""
+
 SPAN_ATTRIBUTES: Final = (
     PRODUCT,
     REGION,

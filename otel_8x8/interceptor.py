@@ -40,13 +40,14 @@ class Interceptor:
 
     def intercept(self, method: str, url: str, netloc: str) -> CallScope | None:
         """A scope for this call, or None when it is not ours to observe. Never raises."""
-        with guarded("inspect a call"):
+        try:  # on every HTTP call of the application: a plain try, the host lookup first
             target = self.matcher.match(netloc)
-            if target is None:
-                return None
-            if not is_instrumentation_enabled() or context.get_value(IN_8X8_CALL):
+            if target is None or not is_instrumentation_enabled() or context.get_value(IN_8X8_CALL):
                 return None
             return CallScope(self, describe_call(method, url, target), owns=is_http_instrumentation_enabled())
+        except Exception:
+            with guarded("inspect a call"):
+                raise
         return None
 
 

@@ -10,7 +10,8 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from opentelemetry.metrics import Meter
@@ -36,6 +37,7 @@ from .redaction import redact_text, redact_url
 from .templates import parse_path
 
 LOGGER_NAME = "otel_8x8"
+_LOG_FORMAT = "8x8 %s %s [%s] on %s: HTTP %d%s%s"
 error_logger = logging.getLogger(LOGGER_NAME)
 
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
@@ -56,6 +58,12 @@ class Call:
     template: str
     product: str | None
     kind: str | None = None  # "send", "batch" or "callflow": answers worth reading on success
+    duration_attributes: Attributes = field(default_factory=dict)  # http.client.request.duration, before status
+    log_attributes: Attributes = field(default_factory=dict)  # the error log record's, before the error
+
+
+def _subset(attributes: Attributes, keys: tuple[str, ...]) -> Attributes:
+    return {key: value for key in keys if (value := attributes.get(key)) is not None}
 
 
 def _kind(method: str, template: str) -> str | None:
@@ -70,8 +78,13 @@ def _kind(method: str, template: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1024)
 def describe_call(method: str, url: str, target: Target) -> Call:
-    """Span name and start attributes of a call to an 8x8 host."""
+    """Span name and start attributes of a call to an 8x8 host.
+
+    Cached: a service calls the same few URLs again and again. The returned Call and its
+    attribute dicts are shared and must never be modified.
+    """
     scheme, _, rest = url.partition("://")
     scheme = scheme.lower()
     netloc_end = len(rest)
@@ -104,7 +117,16 @@ def describe_call(method: str, url: str, target: Target) -> Call:
     if info.subaccount_id:
         attrs[A.SUBACCOUNT_ID] = info.subaccount_id
     span_name = f"{'HTTP' if known == '_OTHER' else known} {info.template}"
-    return Call(span_name, attrs, known, info.template, product, _kind(known, info.template))
+    return Call(
+        span_name,
+        attrs,
+        known,
+        info.template,
+        product,
+        _kind(known, info.template),
+        _subset(attrs, A.DURATION_METRIC_ATTRIBUTES),
+        _subset(attrs, A.LOG_CALL_ATTRIBUTES),
+    )
 
 
 def _split_host_port(netloc: str, scheme: str) -> tuple[str, int | None]:
@@ -317,9 +339,7 @@ class Recorder:
         self._errors.add(1, attrs)
 
     def record_duration(self, call: Call, seconds: float, status: int | None, error_type: str | None) -> None:
-        attrs: Attributes = {
-            key: value for key in A.DURATION_METRIC_ATTRIBUTES if (value := call.attributes.get(key)) is not None
-        }
+        attrs = dict(call.duration_attributes)
         if status is not None:
             attrs[A.HTTP_RESPONSE_STATUS_CODE] = status
         if error_type is not None:
@@ -336,7 +356,7 @@ class Recorder:
             level = logging.ERROR if error.status >= 500 else logging.WARNING
         if not error_logger.isEnabledFor(level):
             return
-        extra: dict[str, Any] = {**call.attributes, A.HTTP_RESPONSE_STATUS_CODE: error.status, **error_attrs}
+        extra: dict[str, Any] = {**call.log_attributes, A.HTTP_RESPONSE_STATUS_CODE: error.status, **error_attrs}
         if error.message is not None:
             extra[A.ERROR_MESSAGE] = error.message
         code = error.envelope.code
@@ -344,9 +364,7 @@ class Recorder:
         what = f"error {code}" if code is not None else "error"
         if entry is not None:
             what += f" ({entry.description})"
-        error_logger.log(
-            level,
-            "8x8 %s %s [%s] on %s: HTTP %d%s%s",
+        args = (
             call.product or "API",
             what,
             error.category.value,
@@ -354,8 +372,12 @@ class Recorder:
             error.status,
             f": {error.message}" if error.message else "",
             f" errorId={error.envelope.error_id}" if error.envelope.error_id else "",
-            extra=extra,
         )
+        # What Logger.log() does, minus its stack walk to find the caller (the caller is always here).
+        record = error_logger.makeRecord(
+            LOGGER_NAME, level, __file__, 0, _LOG_FORMAT, args, None, "record_error", extra
+        )
+        error_logger.handle(record)
 
 
 def _keep_error_description(span: Span, ours: Status) -> None:
