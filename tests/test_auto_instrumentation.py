@@ -112,15 +112,25 @@ def test_disabled_by_otel_python_disabled_instrumentations(fake: FakeEightByEigh
     assert telemetry.points("com.8x8.api.errors") == []
 
 
-def test_works_when_httpx_cannot_be_imported(fake: FakeEightByEight, tmp_path: Path) -> None:
-    blocker = tmp_path / "blocked" / "httpx"
+@pytest.mark.parametrize(
+    ("missing", "calls"),
+    [
+        ("httpx", ["requests 200", "requests 400"]),
+        ("requests", ["httpx 200", "httpx 400", "httpx-async 200", "httpx-async 400"]),
+    ],
+)
+def test_works_with_only_one_of_the_libraries(
+    fake: FakeEightByEight, tmp_path: Path, missing: str, calls: list[str]
+) -> None:
+    blocker = tmp_path / "blocked" / missing
     blocker.mkdir(parents=True)
-    (blocker / "__init__.py").write_text("raise ImportError('httpx is not installed here')\n")
+    (blocker / "__init__.py").write_text(f"raise ImportError('{missing} is not installed here')\n")
+    contrib = {"httpx": "httpx", "requests": "requests,urllib3"}[missing]
     telemetry, stderr = run_app(
-        fake, tmp_path, PYTHONPATH=str(blocker.parent), OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="httpx"
+        fake, tmp_path, PYTHONPATH=str(blocker.parent), OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=contrib
     )
 
-    assert telemetry.text == ["requests 200", "requests 400"]
-    assert "httpx not installed" in stderr
+    assert telemetry.text == calls
+    assert f"{missing} not installed" in stderr
     spans = [s for s in telemetry.spans if s["kind"] == "SpanKind.CLIENT"]
-    assert [_attrs(s).get("com.8x8.error.code") for s in spans] == [None, 1002]
+    assert [_attrs(s).get("com.8x8.error.code") for s in spans] == [None, 1002] * (len(calls) // 2)
