@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,28 +12,15 @@ import pytest
 from otel_8x8.testing import FakeEightByEight
 from otel_8x8.testing.console import ConsoleTelemetry, parse_console_output
 
+from .support import INSTRUMENT, app_environment
+
 APP = Path(__file__).parent / "apps" / "all_clients.py"
-INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
 TEMPLATE = "/api/v1/subaccounts/{subAccountId}/messages"
 CLIENTS = ("requests", "httpx", "httpx-async")
 
 
 def run_app(fake: FakeEightByEight, tmp_path: Path, **extra_env: str) -> tuple[ConsoleTelemetry, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
-    env.update(
-        OTEL_SERVICE_NAME="auto-test",
-        OTEL_TRACES_EXPORTER="console",
-        OTEL_LOGS_EXPORTER="console",
-        OTEL_METRICS_EXPORTER="console",
-        OTEL_METRIC_EXPORT_INTERVAL="600000",
-        OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED="true",
-        OTEL_PYTHON_8X8_HOSTS=fake.netloc,
-        OTEL_SEMCONV_STABILITY_OPT_IN="http",
-        EIGHTXEIGHT_URL=fake.url,
-        NO_PROXY="127.0.0.1",
-        no_proxy="127.0.0.1",
-    )
-    env.update(extra_env)
+    env = app_environment(fake.netloc, OTEL_SERVICE_NAME="auto-test", EIGHTXEIGHT_URL=fake.url, **extra_env)
     completed = subprocess.run(
         [str(INSTRUMENT), sys.executable, str(APP)],
         env=env,
@@ -50,12 +36,6 @@ def run_app(fake: FakeEightByEight, tmp_path: Path, **extra_env: str) -> tuple[C
 
 def _attrs(item: dict[str, Any]) -> dict[str, Any]:
     return dict(item.get("attributes") or {})
-
-
-@pytest.fixture
-def fake() -> Any:
-    with FakeEightByEight() as server:
-        yield server
 
 
 def test_spans_logs_and_metrics_of_an_unmodified_app(fake: FakeEightByEight, tmp_path: Path) -> None:

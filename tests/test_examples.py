@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,56 +18,20 @@ import pytest
 from otel_8x8.testing import FakeEightByEight
 from otel_8x8.testing.console import ConsoleTelemetry, parse_console_output
 
+from .support import INSTRUMENT, app_environment, free_port, stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
 APPS = ("sms_app.py", "chatapps_async_app.py", "web_service.py")
 TEMPLATE = "/api/v1/subaccounts/{subAccountId}/messages"
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeEightByEight]:
-    with FakeEightByEight() as server:
-        yield server
-
-
 def console_environment(fake: FakeEightByEight, product: str, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
-    env.update(
-        OTEL_SERVICE_NAME="example-test",
-        OTEL_TRACES_EXPORTER="console",
-        OTEL_LOGS_EXPORTER="console",
-        OTEL_METRICS_EXPORTER="console",
-        OTEL_METRIC_EXPORT_INTERVAL="600000",
-        OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED="true",
-        OTEL_PYTHON_8X8_HOSTS=f"{fake.netloc}={product}",
-        OTEL_SEMCONV_STABILITY_OPT_IN="http",
-        NO_PROXY="127.0.0.1",
-        no_proxy="127.0.0.1",
-    )
-    env.update(extra)
-    return env
+    return app_environment(f"{fake.netloc}={product}", OTEL_SERVICE_NAME="example-test", **extra)
 
 
 def attrs(item: dict[str, Any]) -> dict[str, Any]:
     return dict(item.get("attributes") or {})
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def stop_process(process: subprocess.Popen[Any]) -> None:
-    """Terminate ``process`` (by its PID), then kill it if it does not exit."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
 @pytest.mark.parametrize("name", APPS)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -46,11 +45,12 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from otel_8x8.testing import FakeEightByEight
 
+from .support import INSTRUMENT, app_environment, free_port
+
 Message = Any  # a protobuf message (google.protobuf has no type hints installed)
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "examples" / "sms_app.py"
-INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
 SERVICE_NAME = "sms-app-otlp"
 SEND = "POST /api/v1/subaccounts/{subAccountId}/messages"
 LOOKUP = "GET /api/v1/subaccounts/{subAccountId}/phones/{phoneNumber}"
@@ -60,29 +60,18 @@ TIMEOUT = 30
 # -- the app -------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeEightByEight]:
-    with FakeEightByEight() as server:
-        yield server
-
-
 def run_app(fake: FakeEightByEight, tmp_path: Path, protocol: str, endpoint: str) -> None:
     """Run examples/sms_app.py under opentelemetry-instrument, exporting everything over OTLP."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
-    env.update(
+    env = app_environment(
+        f"{fake.netloc}=sms",
         OTEL_SERVICE_NAME=SERVICE_NAME,
         OTEL_TRACES_EXPORTER="otlp",
         OTEL_LOGS_EXPORTER="otlp",
         OTEL_METRICS_EXPORTER="otlp",
-        OTEL_METRIC_EXPORT_INTERVAL="600000",
         OTEL_EXPORTER_OTLP_PROTOCOL=protocol,
         OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
         OTEL_EXPORTER_OTLP_TIMEOUT="10",
-        OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED="true",
-        OTEL_PYTHON_8X8_HOSTS=f"{fake.netloc}=sms",
         EIGHTXEIGHT_SMS_URL=fake.url,
-        NO_PROXY="127.0.0.1",
-        no_proxy="127.0.0.1",
     )
     completed = subprocess.run(
         [str(INSTRUMENT), sys.executable, str(APP)],
@@ -96,12 +85,6 @@ def run_app(fake: FakeEightByEight, tmp_path: Path, protocol: str, endpoint: str
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "send 'FAIL 1002': HTTP 400" in completed.stdout
     assert "Failed to export" not in completed.stderr, completed.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:

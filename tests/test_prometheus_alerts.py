@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,11 +22,12 @@ import pytest
 
 from otel_8x8.testing import FakeEightByEight, error_envelope
 
+from .support import INSTRUMENT, free_port, stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 ALERTS = ROOT / "examples" / "alerts"
 RULES = ALERTS / "8x8.rules.yml"
 RULE_TESTS = ALERTS / "8x8.rules.test.yml"
-INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
 RECORDING_EXPR = re.compile(r"(- record: com_8x8:api_errors:increase5m\n +expr: \|\n)(.*?)\n\n", re.S)
 ALERT_TIMEOUT = 60
 
@@ -51,23 +51,6 @@ def binary(name: str) -> str:
     if found is None:
         pytest.fail(f"{name} not found: install Debian's prometheus package (scripts/test does it when run as root)")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def stop_process(process: subprocess.Popen[Any]) -> None:
-    """Terminate ``process`` (by its PID), then kill it if it does not exit."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
 def promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,50 @@
+"""Helpers shared by the tests that run apps and servers in subprocesses."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
+"""``opentelemetry-instrument`` of the Python running the tests."""
+
+
+def app_environment(eight_by_eight_hosts: str, **settings: str) -> dict[str, str]:
+    """The environment of an app run under ``opentelemetry-instrument``: this process's, without any
+    ``OTEL_`` variable of the developer's, with console exporters, error logs exported, the stable HTTP
+    conventions, ``OTEL_PYTHON_8X8_HOSTS`` and no proxy for 127.0.0.1; ``settings`` add or override."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
+    env.update(
+        OTEL_TRACES_EXPORTER="console",
+        OTEL_LOGS_EXPORTER="console",
+        OTEL_METRICS_EXPORTER="console",
+        OTEL_METRIC_EXPORT_INTERVAL="600000",
+        OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED="true",
+        OTEL_SEMCONV_STABILITY_OPT_IN="http",
+        OTEL_PYTHON_8X8_HOSTS=eight_by_eight_hosts,
+        NO_PROXY="127.0.0.1",
+        no_proxy="127.0.0.1",
+    )
+    env.update(settings)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """Terminate ``process`` (by its PID), then kill it if it does not exit."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
