@@ -118,9 +118,14 @@ def netloc_of(url: str) -> str:
     if start < 0:
         return ""
     start += 3
+    return url[start : authority_end(url, start)].rpartition("@")[2]
+
+
+def authority_end(url: str, start: int = 0) -> int:
+    """Where the authority (``user@host:port``) that begins at ``start`` ends: the first ``/``, ``?`` or ``#``."""
     end = len(url)
     for stop in ("/", "?", "#"):
         i = url.find(stop, start)
         if 0 <= i < end:
             end = i
-    return url[start:end].rpartition("@")[2]
+    return end

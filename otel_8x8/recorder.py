@@ -32,7 +32,7 @@ from .envelope import (
     umid_of,
 )
 from .guard import guarded
-from .hosts import Target
+from .hosts import Target, authority_end
 from .redaction import redact_text, redact_url
 from .templates import parse_path
 
@@ -87,11 +87,7 @@ def describe_call(method: str, url: str, target: Target) -> Call:
     """
     scheme, _, rest = url.partition("://")
     scheme = scheme.lower()
-    netloc_end = len(rest)
-    for stop in ("/", "?", "#"):
-        i = rest.find(stop)
-        if 0 <= i < netloc_end:
-            netloc_end = i
+    netloc_end = authority_end(rest)
     netloc = rest[:netloc_end].rpartition("@")[2]
     path = rest[netloc_end:].partition("?")[0].partition("#")[0] or "/"
     host, port = _split_host_port(netloc, scheme)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, unquote
 
+from .hosts import authority_end
 from .templates import PathInfo
 
 REDACTED = "REDACTED"
@@ -50,12 +51,8 @@ def redact_url(url: str, path_info: PathInfo | None = None) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
         return _redact_component(url)
-    authority_end = len(rest)
-    for stop in ("/", "?", "#"):
-        i = rest.find(stop)
-        if 0 <= i < authority_end:
-            authority_end = i
-    authority, remainder = rest[:authority_end], rest[authority_end:]
+    end = authority_end(rest)
+    authority, remainder = rest[:end], rest[end:]
     if "@" in authority:
         authority = authority.rpartition("@")[2]
     remainder = remainder.partition("#")[0]
