@@ -33,6 +33,21 @@ def app_environment(eight_by_eight_hosts: str, **settings: str) -> dict[str, str
     return env
 
 
+def run_instrumented(app: Path, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``app`` to completion under ``opentelemetry-instrument``; fail the test if it does not exit 0."""
+    completed = subprocess.run(
+        [str(INSTRUMENT), sys.executable, str(app)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=cwd,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return completed
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,7 @@ import pytest
 from otel_8x8.testing import FakeEightByEight
 from otel_8x8.testing.console import ConsoleTelemetry, parse_console_output
 
-from .support import INSTRUMENT, app_environment
+from .support import app_environment, run_instrumented
 
 APP = Path(__file__).parent / "apps" / "all_clients.py"
 TEMPLATE = "/api/v1/subaccounts/{subAccountId}/messages"
@@ -21,16 +19,7 @@ CLIENTS = ("requests", "httpx", "httpx-async")
 
 def run_app(fake: FakeEightByEight, tmp_path: Path, **extra_env: str) -> tuple[ConsoleTelemetry, str]:
     env = app_environment(fake.netloc, OTEL_SERVICE_NAME="auto-test", EIGHTXEIGHT_URL=fake.url, **extra_env)
-    completed = subprocess.run(
-        [str(INSTRUMENT), sys.executable, str(APP)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    completed = run_instrumented(APP, env, tmp_path)
     return parse_console_output(completed.stdout), completed.stderr
 
 

@@ -18,7 +18,7 @@ import pytest
 from otel_8x8.testing import FakeEightByEight
 from otel_8x8.testing.console import ConsoleTelemetry, parse_console_output
 
-from .support import INSTRUMENT, app_environment, free_port, stop_process
+from .support import INSTRUMENT, app_environment, free_port, run_instrumented, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -44,16 +44,8 @@ def test_example_app_does_not_know_opentelemetry(name: str) -> None:
 
 
 def test_chatapps_async_app(fake: FakeEightByEight, tmp_path: Path) -> None:
-    completed = subprocess.run(
-        [str(INSTRUMENT), sys.executable, str(EXAMPLES / "chatapps_async_app.py")],
-        env=console_environment(fake, "chatapps", EIGHTXEIGHT_CHATAPPS_URL=fake.url),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    env = console_environment(fake, "chatapps", EIGHTXEIGHT_CHATAPPS_URL=fake.url)
+    completed = run_instrumented(EXAMPLES / "chatapps_async_app.py", env, tmp_path)
     telemetry = parse_console_output(completed.stdout)
 
     assert telemetry.text == [

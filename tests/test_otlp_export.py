@@ -45,7 +45,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from otel_8x8.testing import FakeEightByEight
 
-from .support import INSTRUMENT, app_environment, free_port
+from .support import app_environment, free_port, run_instrumented
 
 Message = Any  # a protobuf message (google.protobuf has no type hints installed)
 
@@ -73,16 +73,7 @@ def run_app(fake: FakeEightByEight, tmp_path: Path, protocol: str, endpoint: str
         OTEL_EXPORTER_OTLP_TIMEOUT="10",
         EIGHTXEIGHT_SMS_URL=fake.url,
     )
-    completed = subprocess.run(
-        [str(INSTRUMENT), sys.executable, str(APP)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    completed = run_instrumented(APP, env, tmp_path)
     assert "send 'FAIL 1002': HTTP 400" in completed.stdout
     assert "Failed to export" not in completed.stderr, completed.stderr
 
