@@ -371,9 +371,13 @@ class Recorder:
         )
         # What Logger.log() does, minus its stack walk to find the caller (the caller is always here).
         record = error_logger.makeRecord(
-            LOGGER_NAME, level, __file__, 0, _LOG_FORMAT, args, None, "record_error", extra
+            LOGGER_NAME, level, __file__, _LOG_LINE, _LOG_FORMAT, args, None, "_log_error", extra
         )
         error_logger.handle(record)
+
+
+# Where the error record says it comes from (pathname, funcName, lineno): Recorder._log_error.
+_LOG_LINE = Recorder._log_error.__code__.co_firstlineno
 
 
 def _keep_error_description(span: Span, ours: Status) -> None:

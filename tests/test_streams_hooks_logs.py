@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import io
 import json
+import linecache
 import logging
 from typing import Any
 
@@ -200,7 +201,7 @@ def test_error_log_reads_well_through_a_json_formatter(
 ) -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter("%(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(JsonFormatter("%(levelname)s %(name)s %(message)s %(pathname)s %(funcName)s %(lineno)d"))
     logger = logging.getLogger("otel_8x8")
     logger.addHandler(handler)
     try:
@@ -221,6 +222,9 @@ def test_error_log_reads_well_through_a_json_formatter(
     assert record["url.template"] == "/api/v1/subaccounts/{subAccountId}/messages"
     assert "6591234567" not in line
     assert API_KEY not in line
+    # Where the record says it comes from is a real place: the line that defines the function it names.
+    source_line = linecache.getline(record["pathname"], record["lineno"])
+    assert f"def {record['funcName']}(" in source_line
 
 
 @pytest.mark.parametrize("hosts_env", ["{netloc}", "*.nowhere.invalid,{netloc}=sms"])
