@@ -91,6 +91,20 @@ def fake() -> Iterator[FakeEightByEight]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def _module_fake() -> Iterator[FakeEightByEight]:
+    with FakeEightByEight() as server:
+        yield server
+
+
+@pytest.fixture
+def shared_fake(_module_fake: FakeEightByEight) -> FakeEightByEight:
+    """One fake server for a whole module, reset before each test: for modules with many short tests, where
+    starting and stopping one per test costs seconds. A module uses it by defining ``fake`` as ``shared_fake``."""
+    _module_fake.reset()
+    return _module_fake
+
+
 @pytest.fixture
 def instrumented(telemetry: Telemetry, fake: FakeEightByEight) -> Iterator[EightByEightInstrumentor]:
     instrumentor = EightByEightInstrumentor()

@@ -56,17 +56,9 @@ from .helpers_faults import (
 CLIENT_NAMES = list(CAPTURING_CLIENTS)
 
 
-@pytest.fixture(scope="module")
-def _shared_fake() -> Iterator[FakeEightByEight]:
-    with FakeEightByEight() as server:
-        yield server
-
-
 @pytest.fixture
-def fake(_shared_fake: FakeEightByEight) -> FakeEightByEight:
-    """One fake server for the whole module (starting and stopping one per test costs seconds), reset per test."""
-    _shared_fake.reset()
-    return _shared_fake
+def fake(shared_fake: FakeEightByEight) -> FakeEightByEight:
+    return shared_fake
 
 
 @pytest.fixture

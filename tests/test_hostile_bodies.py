@@ -13,7 +13,6 @@ import json
 import time
 import tracemalloc
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,17 +33,9 @@ CALL_SECONDS = 5.0  # a generous bound for one local call; a parse blow-up takes
 MIB = 1 << 20
 
 
-@pytest.fixture(scope="module")
-def _shared_fake() -> Iterator[FakeEightByEight]:
-    with FakeEightByEight() as server:
-        yield server
-
-
 @pytest.fixture
-def fake(_shared_fake: FakeEightByEight) -> FakeEightByEight:
-    """One fake server for the whole module (starting and stopping one per test costs seconds), reset per test."""
-    _shared_fake.reset()
-    return _shared_fake
+def fake(shared_fake: FakeEightByEight) -> FakeEightByEight:
+    return shared_fake
 
 
 @dataclass(frozen=True)
