@@ -60,6 +60,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, TypedDict
 
+from inprocess import Sdk, install_sdk
+
 CLIENTS = ("requests", "httpx", "httpx-async")
 KINDS = ("success", "error", "other")
 VARIANTS = ("none", "contrib", "otel-8x8", "both")
@@ -214,52 +216,25 @@ def _serve_otlp(port: int) -> int:
 # --------------------------------------------------------------------------------------------------
 
 
-class _Telemetry:
+def _telemetry(otlp_url: str) -> Sdk:
     """SDK providers exporting over OTLP/HTTP (protobuf) to the receiver, as an application sets them up."""
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.resources import Resource
 
-    def __init__(self, otlp_url: str) -> None:
-        import logging
-
-        from opentelemetry import metrics, trace
-        from opentelemetry._logs import set_logger_provider
-        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
-        from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
-        from opentelemetry.sdk.metrics import MeterProvider
-        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-        resource = Resource.create({"service.name": "otel-8x8-bench"})
-        self.tracer_provider = TracerProvider(resource=resource)
-        self.tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{otlp_url}/v1/traces")))
-        trace.set_tracer_provider(self.tracer_provider)
-        # Metric export is per interval, not per call: the interval outlasts the run, and the metrics are
-        # exported once at shutdown. What every call pays (aggregation) is measured.
-        reader = PeriodicExportingMetricReader(
-            OTLPMetricExporter(endpoint=f"{otlp_url}/v1/metrics"), export_interval_millis=3_600_000
-        )
-        self.meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
-        metrics.set_meter_provider(self.meter_provider)
-        self.logger_provider = LoggerProvider(resource=resource)
-        self.logger_provider.add_log_record_processor(
-            BatchLogRecordProcessor(OTLPLogExporter(endpoint=f"{otlp_url}/v1/logs"))
-        )
-        set_logger_provider(self.logger_provider)
-        logging.getLogger().addHandler(LoggingHandler(level=logging.NOTSET, logger_provider=self.logger_provider))
-
-    def flush(self) -> None:
-        """Export every span and log record still queued (what a call leaves to the batch processors)."""
-        self.tracer_provider.force_flush()
-        self.logger_provider.force_flush()
-
-    def shutdown(self) -> None:
-        self.tracer_provider.shutdown()
-        self.logger_provider.shutdown()
-        self.meter_provider.shutdown()
+    # Metric export is per interval, not per call: the interval outlasts the run, and the metrics are
+    # exported once at shutdown. What every call pays (aggregation) is measured.
+    reader = PeriodicExportingMetricReader(
+        OTLPMetricExporter(endpoint=f"{otlp_url}/v1/metrics"), export_interval_millis=3_600_000
+    )
+    return install_sdk(
+        OTLPSpanExporter(endpoint=f"{otlp_url}/v1/traces"),
+        OTLPLogExporter(endpoint=f"{otlp_url}/v1/logs"),
+        reader,
+        Resource.create({"service.name": "otel-8x8-bench"}),
+    )
 
 
 def _instrument(variant: str, fake_netloc: str) -> None:
@@ -318,7 +293,7 @@ def _commands() -> Iterator[list[str]]:
         yield words
 
 
-def _serve_sync(calls: dict[str, Callable[[], int]], telemetry: _Telemetry, warmup: int) -> None:
+def _serve_sync(calls: dict[str, Callable[[], int]], telemetry: Sdk, warmup: int) -> None:
     for kind, call in calls.items():
         for _ in range(warmup):
             _check(kind, call())
@@ -337,7 +312,7 @@ def _serve_sync(calls: dict[str, Callable[[], int]], telemetry: _Telemetry, warm
             _reply({"cpu_s": watch.lap()})
 
 
-async def _serve_async(calls: dict[str, Callable[[], Awaitable[int]]], telemetry: _Telemetry, warmup: int) -> None:
+async def _serve_async(calls: dict[str, Callable[[], Awaitable[int]]], telemetry: Sdk, warmup: int) -> None:
     for kind, call in calls.items():
         for _ in range(warmup):
             _check(kind, await call())
@@ -359,7 +334,7 @@ async def _serve_async(calls: dict[str, Callable[[], Awaitable[int]]], telemetry
 def _run_worker(config: WorkerConfig) -> None:
     if config["cpu"] is not None:
         os.sched_setaffinity(0, {config["cpu"]})
-    telemetry = _Telemetry(config["otlp_url"])
+    telemetry = _telemetry(config["otlp_url"])
     _instrument(config["variant"], config["fake_url"].partition("://")[2])
     targets = _targets(config)
     if config["client"] == "requests":
@@ -774,6 +749,9 @@ def _run_driver(args: argparse.Namespace) -> int:
         **summary_all,
         "rounds": rounds,
     }
+    if args.quick and not args.out:
+        print("Smoke run: results not written (give --out to keep them)")
+        return 0
     out_path = Path(args.out) if args.out else RESULTS_DIR / f"{dt.date.today().isoformat()}.json"
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
@@ -791,7 +769,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=100, help="warm-up calls per call kind per worker (default 100)")
     parser.add_argument("--clients", default=",".join(CLIENTS), help="comma-separated subset of " + ",".join(CLIENTS))
     parser.add_argument("--seed", type=int, default=8, help="seed of the shuffles")
-    parser.add_argument("--out", help="JSON results file (default benchmarks/results/<date>.json)")
+    parser.add_argument(
+        "--out", help="JSON results file (default benchmarks/results/<date>.json; a --quick run writes none)"
+    )
     parser.add_argument("--pin", action="store_true", help="pin the workers to the first CPU, the servers to the last")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, 100 calls, 20 warm-up calls")
     parser.add_argument("--worker", help=argparse.SUPPRESS)

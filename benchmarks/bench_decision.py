@@ -26,16 +26,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import timeit
 from collections.abc import Callable, Sequence
 
+from inprocess import error_body, install_sdk
 from opentelemetry import trace
-from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler, ReadableLogRecord
-from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult, SimpleLogRecordProcessor
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
 
 from otel_8x8.config import Options
@@ -45,14 +40,7 @@ from otel_8x8.recorder import Recorder, describe_call, read_error
 
 EIGHT_BY_EIGHT_URL = "https://sms.8x8.com/api/v1/subaccounts/acme-prod/messages"
 OTHER_URL = "https://api.example.com/v2/orders/12345?expand=items"
-ERROR_BODY = json.dumps(
-    {
-        "code": 1002,
-        "message": "Invalid MSISDN +6591234567",
-        "errorId": "48356c3e-3cd0-4850-a4b7-969c0d390d2b",
-        "timestamp": "2026-11-25T05:52:01.85Z",
-    }
-).encode()
+ERROR_BODY = error_body("48356c3e-3cd0-4850-a4b7-969c0d390d2b")
 SEND_BODY = json.dumps(
     {
         "umid": "7f0c2a3e-3cd0-4850-a4b7-969c0d390d2b",
@@ -63,19 +51,6 @@ SEND_BODY = json.dumps(
     }
 ).encode()
 TARGET_MATCH_US = 1.0
-
-
-class _Drop(LogRecordExporter):
-    """Exports nothing: the log record is built and handed over, then dropped."""
-
-    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        return LogRecordExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        pass
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
 
 
 def _no_header(name: str) -> str | None:
@@ -99,12 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         args.repeat, args.budget = 3, 0.05
 
-    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
-    logger_provider = LoggerProvider()
-    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(_Drop()))
-    logging.getLogger().addHandler(LoggingHandler(level=logging.NOTSET, logger_provider=logger_provider))
-    tracer_provider = TracerProvider()
-    tracer = tracer_provider.get_tracer("bench")
+    sdk = install_sdk(batch_logs=False)
+    meter_provider = sdk.meter_provider
+    tracer = sdk.tracer_provider.get_tracer("bench")
 
     matcher = HostMatcher()
     recorder = Recorder(meter_provider.get_meter("bench"), Options())

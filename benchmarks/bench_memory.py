@@ -25,114 +25,27 @@ import argparse
 import asyncio
 import gc
 import itertools
-import json
-import logging
 import time
 import tracemalloc
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
-import requests
-from opentelemetry import metrics, trace
-from opentelemetry._logs import set_logger_provider
-from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler, ReadableLogRecord
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import (
-    MetricExporter,
-    MetricExportResult,
-    MetricsData,
-    PeriodicExportingMetricReader,
-)
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
+from inprocess import FAIL, OTHER, MetricSink, httpx_transport, install_sdk, requests_session
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
 from otel_8x8 import EightByEightInstrumentor
 
 SMS = "https://sms.8x8.com/api/v1/subaccounts/acme-prod"
 LOOKUP = "https://lookup.8x8.com/api/v1/subaccounts/acme-prod/phones"
-OTHER = "https://api.example.com/v2/orders"
 TARGET_GROWTH_BYTES = 256 * 1024
 """Flat: less than this between 10% and 100% of the calls (under 3 bytes per call at 100,000)."""
-
-
-class _DropSpans(SpanExporter):
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return SpanExportResult.SUCCESS
-
-
-class _DropLogs(LogRecordExporter):
-    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        return LogRecordExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        pass
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
-
-
-class _DropMetrics(MetricExporter):
-    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
-        return MetricExportResult.SUCCESS
-
-    def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        return True
-
-    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        pass
-
-
-def _answer(method: str, url: str, body: bytes | None) -> tuple[int, bytes]:
-    """What 8x8 (or the other host) answers, in-process."""
-    if url.startswith(OTHER):
-        return 200, b'{"status":"ok"}'
-    if body and b"FAIL 1002" in body:
-        envelope = {
-            "code": 1002,
-            "message": "Invalid MSISDN +6591234567",
-            "errorId": str(uuid.uuid4()),
-            "timestamp": "2026-11-25T05:52:01.85Z",
-        }
-        return 400, json.dumps(envelope).encode()
-    if "/phones/" in url:
-        return 200, b'{"msisdn":"+6591234567","countryCode":"SG","status":"Active"}'
-    answer = {"umid": str(uuid.uuid4()), "destination": "+6591234567", "status": {"state": "Queued"}}
-    return 200, json.dumps(answer).encode()
-
-
-class _Adapter(BaseAdapter):
-    """Answers requests in-process; ``Session.send`` (otel-8x8's hook) runs as usual above it."""
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        body = request.body.encode() if isinstance(request.body, str) else request.body
-        status, content = _answer(request.method or "GET", request.url or "", body)
-        response = requests.Response()
-        response.status_code = status
-        response._content = content
-        response.headers = CaseInsensitiveDict({"Content-Type": "application/json"})
-        response.url = request.url or ""
-        response.request = request
-        response.encoding = "utf-8"
-        return response
-
-    def close(self) -> None:
-        pass
-
-
-def _mock(request: httpx.Request) -> httpx.Response:
-    status, content = _answer(request.method, str(request.url), request.content)
-    return httpx.Response(status, content=content, headers={"Content-Type": "application/json"})
 
 
 def _plan(i: int) -> tuple[str, str, str, Mapping[str, str] | None]:
     """Call ``i`` of the cycle of ten: (client, method, url, json body)."""
     send = {"destination": "+6591234567", "text": "hello"}
-    fail = {"destination": "+6591234567", "text": "FAIL 1002"}
+    fail = {"destination": "+6591234567", "text": FAIL.decode()}
     phone = f"{LOOKUP}/+65{90000000 + i}"
     return [
         ("requests", "POST", f"{SMS}/messages", send),
@@ -153,29 +66,17 @@ def _format_bytes(n: float) -> str:
 
 
 async def _run(calls: int, top: int) -> int:
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(BatchSpanProcessor(_DropSpans()))
-    trace.set_tracer_provider(tracer_provider)
-    meter_provider = MeterProvider(
-        metric_readers=[PeriodicExportingMetricReader(_DropMetrics(), export_interval_millis=1000)]
-    )
-    metrics.set_meter_provider(meter_provider)
-    logger_provider = LoggerProvider()
-    logger_provider.add_log_record_processor(BatchLogRecordProcessor(_DropLogs()))
-    set_logger_provider(logger_provider)
-    logging.getLogger().addHandler(LoggingHandler(level=logging.NOTSET, logger_provider=logger_provider))
+    sdk = install_sdk(reader=PeriodicExportingMetricReader(MetricSink(), export_interval_millis=1000))
     EightByEightInstrumentor().instrument()
 
-    session = requests.Session()
-    session.mount("https://", _Adapter())
-    client = httpx.Client(transport=httpx.MockTransport(_mock))
-    async_client = httpx.AsyncClient(transport=httpx.MockTransport(_mock))
+    session = requests_session()
+    client = httpx.Client(transport=httpx_transport())
+    async_client = httpx.AsyncClient(transport=httpx_transport())
     sync_clients: dict[str, Callable[..., Any]] = {"requests": session.request, "httpx": client.request}
 
     def settle() -> int:
-        tracer_provider.force_flush()
-        logger_provider.force_flush()
-        meter_provider.force_flush()
+        sdk.flush()
+        sdk.meter_provider.force_flush()
         gc.collect()
         current: int = tracemalloc.get_traced_memory()[0]
         return current
@@ -224,9 +125,7 @@ async def _run(calls: int, top: int) -> int:
         print(f"largest differences between {start:,} and {end:,} calls, by line:")
         for stat in diffs[:top]:
             print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7} blocks  {stat.traceback[0]}")
-    tracer_provider.shutdown()
-    logger_provider.shutdown()
-    meter_provider.shutdown()
+    sdk.shutdown()
     return 0
 
 

@@ -24,24 +24,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+
+from inprocess import FAIL, LogSink, MetricSink, SpanSink, httpx_transport, install_sdk, requests_session
 
 HOOK_FILES = {"requests": "otel_8x8/requests_hook.py", "httpx": "otel_8x8/httpx_hook.py"}
 LIBRARY_SEND = {"requests": "requests/sessions.py", "httpx": "httpx/_client.py"}
 URL = "https://sms.8x8.com/api/v1/subaccounts/acme-prod/messages"
 BODIES = {
     "success": {"destination": "+6591234567", "text": "hello"},
-    "error": {"destination": "+6591234567", "text": "FAIL 1002"},
+    "error": {"destination": "+6591234567", "text": FAIL.decode()},
 }
 EXPECTED = {"success": 200, "error": 400}
 RATE = 500
@@ -52,123 +51,34 @@ RATE = 500
 # --------------------------------------------------------------------------------------------------
 
 
-def _answer(body: bytes | None) -> tuple[int, bytes]:
-    if body and b"FAIL 1002" in body:
-        envelope = {
-            "code": 1002,
-            "message": "Invalid MSISDN +6591234567",
-            "errorId": str(uuid.uuid4()),
-            "timestamp": "2026-11-25T05:52:01.85Z",
-        }
-        return 400, json.dumps(envelope).encode()
-    answer = {"umid": str(uuid.uuid4()), "destination": "+6591234567", "status": {"state": "Queued"}}
-    return 200, json.dumps(answer).encode()
-
-
 def _client_call(client: str, path: str) -> Callable[[], int]:
     import httpx
-    import requests
-    from requests.adapters import BaseAdapter
-    from requests.structures import CaseInsensitiveDict
 
     body = BODIES[path]
     if client == "requests":
-
-        class Adapter(BaseAdapter):
-            def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-                status, content = _answer(request.body.encode() if isinstance(request.body, str) else request.body)
-                response = requests.Response()
-                response.status_code = status
-                response._content = content
-                response.headers = CaseInsensitiveDict({"Content-Type": "application/json"})
-                response.url = request.url or ""
-                response.request = request
-                response.encoding = "utf-8"
-                return response
-
-            def close(self) -> None:
-                pass
-
-        session = requests.Session()
-        session.mount("https://", Adapter())
+        session = requests_session()
         return lambda: session.post(URL, json=body).status_code
-
-    def mock(request: httpx.Request) -> httpx.Response:
-        status, content = _answer(request.content)
-        return httpx.Response(status, content=content, headers={"Content-Type": "application/json"})
-
-    http_client = httpx.Client(transport=httpx.MockTransport(mock))
+    http_client = httpx.Client(transport=httpx_transport())
     return lambda: http_client.post(URL, json=body).status_code
 
 
 def _run_child(client: str, path: str, calls: int) -> None:
-    from opentelemetry import metrics, trace
-    from opentelemetry._logs import set_logger_provider
-    from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
-    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler, ReadableLogRecord
-    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import (
-        MetricExporter,
-        MetricExportResult,
-        MetricsData,
-        PeriodicExportingMetricReader,
-    )
-    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
     from otel_8x8 import EightByEightInstrumentor
 
-    class EncodeSpans(SpanExporter):
-        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-            encode_spans(spans).SerializeToString()
-            return SpanExportResult.SUCCESS
-
-    class EncodeLogs(LogRecordExporter):
-        def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-            encode_logs(batch).SerializeToString()
-            return LogRecordExportResult.SUCCESS
-
-        def shutdown(self) -> None:
-            pass
-
-        def force_flush(self, timeout_millis: int = 30000) -> bool:
-            return True
-
-    class DropMetrics(MetricExporter):
-        def export(
-            self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
-        ) -> MetricExportResult:
-            return MetricExportResult.SUCCESS
-
-        def force_flush(self, timeout_millis: float = 10_000) -> bool:
-            return True
-
-        def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-            pass
-
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(BatchSpanProcessor(EncodeSpans()))
-    trace.set_tracer_provider(tracer_provider)
-    reader = PeriodicExportingMetricReader(DropMetrics(), export_interval_millis=3_600_000)
-    meter_provider = MeterProvider(metric_readers=[reader])
-    metrics.set_meter_provider(meter_provider)
-    logger_provider = LoggerProvider()
-    logger_provider.add_log_record_processor(BatchLogRecordProcessor(EncodeLogs()))
-    set_logger_provider(logger_provider)
-    logging.getLogger().addHandler(LoggingHandler(level=logging.NOTSET, logger_provider=logger_provider))
+    # Exporters that encode to OTLP protobuf, as the OTLP exporters do, then drop the bytes.
+    reader = PeriodicExportingMetricReader(MetricSink(), export_interval_millis=3_600_000)
+    sdk = install_sdk(SpanSink(encode=True), LogSink(encode=True), reader)
 
     def loop(call: Callable[[], int]) -> float:
         for _ in range(200):
             assert call() == EXPECTED[path]
-        tracer_provider.force_flush()
-        logger_provider.force_flush()
+        sdk.flush()
         started = time.process_time()
         for _ in range(calls):
             call()
-        tracer_provider.force_flush()
-        logger_provider.force_flush()
+        sdk.flush()
         return (time.process_time() - started) / calls * 1e6
 
     without = loop(_client_call(client, path))
