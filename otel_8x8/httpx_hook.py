@@ -44,6 +44,7 @@ def _sync_wrapper(interceptor: Interceptor) -> Any:
         if scope is None:
             return wrapped(*args, **kwargs)
         with scope:
+            scope.inject(request)
             scope.request_hook(request)
             response = wrapped(*args, **kwargs)
             _report(scope, request, response)
@@ -58,6 +59,7 @@ def _async_wrapper(interceptor: Interceptor) -> Any:
         if scope is None:
             return await wrapped(*args, **kwargs)
         with scope:
+            scope.inject(request)
             scope.request_hook(request)
             response = await wrapped(*args, **kwargs)
             _report(scope, request, response)

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from time import perf_counter
 from types import TracebackType
+from typing import Any
 
-from opentelemetry import context, trace
+from opentelemetry import context, propagate, trace
 from opentelemetry.instrumentation.utils import (
     is_http_instrumentation_enabled,
     is_instrumentation_enabled,
@@ -84,6 +85,15 @@ class CallScope:
             self._token = context.attach(context.set_value(IN_8X8_CALL, True, ctx))
             self._start = perf_counter()
         return self
+
+    def inject(self, request: Any) -> None:
+        """Put the trace context of the span otel-8x8 owns into the request's headers (``traceparent``…),
+        with the global propagator (``OTEL_PROPAGATORS``), as every HTTP client instrumentation does: the
+        instrumentations below that would have done it are suppressed. Where an outer instrumentation owns
+        the span, it has injected its own (the same span's) already."""
+        if self.owns and self._token is not None:
+            with guarded("inject"):
+                propagate.inject(request.headers)
 
     def request_hook(self, request: object) -> None:
         hook = self.interceptor.recorder.options.request_hook

@@ -31,6 +31,7 @@ def _send_wrapper(interceptor: Interceptor) -> Any:
         if scope is None:
             return wrapped(*args, **kwargs)
         with scope:
+            scope.inject(request)
             scope.request_hook(request)
             response = wrapped(*args, **kwargs)
             with guarded("read the response"):

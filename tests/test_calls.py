@@ -6,7 +6,9 @@ import json
 import logging
 
 import pytest
+from opentelemetry import propagate
 from opentelemetry._logs import SeverityNumber
+from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.trace import StatusCode
 
 from otel_8x8 import EightByEightInstrumentor
@@ -265,3 +267,38 @@ def test_log_record_can_be_turned_off_and_relevelled(
         assert [r.levelname for r in caplog.records if r.name == "otel_8x8"] == expected
     # the counter counts regardless of logging
     assert sum(p.value for p in telemetry.metric_points("com.8x8.api.errors")) == 2
+
+
+def test_the_request_leaves_as_the_app_built_it_but_for_the_trace_context(
+    client: str, fake: FakeEightByEight, telemetry: Telemetry
+) -> None:
+    """otel-8x8 adds the propagator's headers (here W3C ``traceparent``, naming its span) and changes nothing
+    else; with no propagator (``OTEL_PROPAGATORS=none``) the request is byte for byte the uninstrumented one."""
+    body = {"destination": PHONE, "text": "FAIL 1002"}
+    CLIENTS[client]("POST", fake.url + MESSAGES, json=body)
+    instrumentor = EightByEightInstrumentor()
+    instrumentor.instrument(
+        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider, hosts=[fake.netloc]
+    )
+    original = propagate.get_global_textmap()
+    try:
+        CLIENTS[client]("POST", fake.url + MESSAGES, json=body)
+        propagate.set_global_textmap(CompositePropagator([]))
+        CLIENTS[client]("POST", fake.url + MESSAGES, json=body)
+    finally:
+        propagate.set_global_textmap(original)
+        instrumentor.uninstrument()
+
+    plain, propagated, unpropagated = fake.requests
+    spans = telemetry.client_spans()
+    assert len(spans) == 2
+    context = spans[0].get_span_context()
+    assert context is not None
+    assert propagated.headers["traceparent"] == (
+        f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+    )
+    without_trace_context = {k: v for k, v in propagated.headers.items() if k.lower() != "traceparent"}
+    assert without_trace_context == dict(plain.headers.items())
+    assert dict(unpropagated.headers.items()) == dict(plain.headers.items())
+    for sent in (propagated, unpropagated):
+        assert (sent.method, sent.path, sent.query, sent.body) == (plain.method, plain.path, plain.query, plain.body)

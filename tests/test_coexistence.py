@@ -13,6 +13,7 @@ import urllib3
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
 from opentelemetry.instrumentation.urllib3 import URLLib3Instrumentor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from otel_8x8 import EightByEightInstrumentor
@@ -82,6 +83,9 @@ def _check_calls(telemetry: Telemetry, fake: FakeEightByEight, active: set[str])
         spans = telemetry.client_spans()
         expected = 1 if active & SPAN_MAKERS[client] else 0
         assert len(spans) == expected, (client, sorted(active), [(s.name, s.instrumentation_scope) for s in spans])
+        # The trace context that went out names the one span (injected once), or is absent with no span.
+        sent = fake.requests[-1].headers.get("traceparent")
+        assert sent == (_traceparent(spans[0]) if spans else None), (client, sorted(active), sent)
         if spans and "8x8" in active:
             [span] = spans
             assert span.name == f"POST {TEMPLATE}"
@@ -90,6 +94,12 @@ def _check_calls(telemetry: Telemetry, fake: FakeEightByEight, active: set[str])
             assert span.attributes["com.8x8.error.category"] == "invalid_request"
             assert span.status.status_code is StatusCode.ERROR
             assert span.status.description is not None and "Invalid MSISDN" in span.status.description
+
+
+def _traceparent(span: ReadableSpan) -> str:
+    context = span.get_span_context()
+    assert context is not None
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
 
 
 ORDERS = list(itertools.permutations(NAMES))
