@@ -15,29 +15,67 @@ from .templates import PathInfo
 
 REDACTED = "REDACTED"
 
-# A UUID (umid, errorId, batchId) is matched first and kept whole; otherwise its digit groups
-# joined by dashes would look like a phone number.
-_PHONE_RE = re.compile(
-    r"(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)"
-    r"|\+?(?:\d[\s\-().]{0,2}){6,}\d"
-)
 _SECRET_QUERY_KEYS = frozenset(
-    {"apikey", "api_key", "api-key", "key", "token", "access_token", "signature", "sig", "password"}
+    {
+        "apikey",
+        "api_key",
+        "api-key",
+        "key",
+        "token",
+        "access_token",
+        "access-token",
+        "api_token",
+        "apitoken",
+        "auth",
+        "auth_token",
+        "authorization",
+        "client_secret",
+        "secret",
+        "signature",
+        "sig",
+        "password",
+        "passwd",
+        "pwd",
+    }
+)
+# One pass over free text (error and exception messages, which carry URLs): in this order of preference,
+# a UUID (umid, errorId, batchId) is kept whole, otherwise its digit groups joined by dashes would look like
+# a phone number; a URL's user:password@ is dropped; the value of a secret key=value (a query parameter
+# quoted in a message) and a Bearer token are replaced; any other 7+ digit run is a phone number.
+_TEXT_RE = re.compile(
+    r"(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)"
+    r"|(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/\s@?#'\"<>]+@)"
+    r"|(?P<key>(?<![A-Za-z0-9_\-])(?:"
+    + "|".join(sorted((re.escape(key) for key in _SECRET_QUERY_KEYS), key=len, reverse=True))
+    + r")=)(?P<value>[^&\s'\"<>;,)]+)"
+    r"|(?P<bearer>\bBearer\s+)[A-Za-z0-9\-._~+/]+=*"
+    r"|\+?(?:\d[\s\-().]{0,2}){6,}\d",
+    re.IGNORECASE,
 )
 MAX_TEXT = 512
 """Recorded free text (error messages) is cut to this many characters."""
 
 
 def _replace(match: re.Match[str]) -> str:
-    return match.group("uuid") or REDACTED
+    kind = match.lastgroup
+    if kind == "uuid":
+        return match.group("uuid")
+    if kind == "userinfo":
+        return match.group("scheme")
+    if kind == "value":
+        return match.group("key") + REDACTED
+    if kind == "bearer":
+        return match.group("bearer") + REDACTED
+    return REDACTED
 
 
 def _redact(text: str) -> str:
-    return _PHONE_RE.sub(_replace, text)
+    return _TEXT_RE.sub(_replace, text)
 
 
 def redact_text(text: str, limit: int = MAX_TEXT) -> str:
-    """``text`` with every phone-number-like digit run replaced, cut to ``limit`` characters."""
+    """``text`` without phone-number-like digit runs, secret ``key=value`` values, Bearer tokens and URL
+    credentials, cut to ``limit`` characters."""
     text = _redact(text)
     return text if len(text) <= limit else text[:limit] + "…"
 

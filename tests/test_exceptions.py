@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from requests.adapters import BaseAdapter
 from otel_8x8 import EightByEightInstrumentor
 
 from .conftest import Telemetry
+from .helpers_faults import refused_netloc
 
 URL = "https://sms.8x8.com/api/v1/subaccounts/acme/messages"
 
@@ -90,3 +92,30 @@ def test_keyboard_interrupt_still_propagates_and_ends_the_span(telemetry: Teleme
     assert raised.value is interrupt
     [span] = telemetry.client_spans()
     assert span.end_time is not None
+
+
+def test_a_failed_call_records_no_secret_from_the_exception_message(telemetry: Telemetry) -> None:
+    """requests and httpx quote the URL in their exceptions: the query's key must not reach the span."""
+    netloc = refused_netloc()
+    secret = "sk-live-SECRET-3f9a7c"
+    url = f"http://{netloc}/api/v1/subaccounts/acme/messages?apikey={secret}&to=%2B6591234567"
+    instrumentor = EightByEightInstrumentor()
+    instrumentor.instrument(
+        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider, hosts=[netloc]
+    )
+    try:
+        with pytest.raises(requests.ConnectionError) as from_requests:
+            requests.get(url, timeout=5)
+        with pytest.raises(httpx.ConnectError), httpx.Client(timeout=5) as client:
+            client.get(url)
+    finally:
+        instrumentor.uninstrument()
+
+    assert secret in str(from_requests.value)  # the app's exception is untouched
+    spans = telemetry.client_spans()
+    assert len(spans) == 2
+    for span in spans:
+        [event] = span.events
+        recorded = json.dumps([dict(span.attributes or {}), dict(event.attributes or {}), span.status.description])
+        assert "apikey=REDACTED" in recorded
+        assert secret not in recorded and "6591234567" not in recorded

@@ -75,6 +75,47 @@ def test_truncation_after_redaction() -> None:
     assert len(out) <= MAX_TEXT + 1
 
 
+SECRET_KEYS = [
+    "apikey",
+    "ApiKey",
+    "api_key",
+    "api-key",
+    "token",
+    "access_token",
+    "api_token",
+    "client_secret",
+    "password",
+]
+
+
+@pytest.mark.parametrize("key", SECRET_KEYS)
+def test_secret_query_value_removed_from_text(key: str) -> None:
+    """Exception messages quote the URL ("Max retries exceeded with url: /…?apikey=…")."""
+    text = f"Max retries exceeded with url: /api/v1/subaccounts/acme/messages?{key}=sk-live-SECRET42&page=2 (Caused by"
+    out = redact_text(text)
+    assert "SECRET42" not in out
+    assert out == text.replace("sk-live-SECRET42", "REDACTED")
+
+
+@pytest.mark.parametrize(
+    "text, secret",
+    [
+        ("Authorization: Bearer eyJhbGciOi.J9-x_y~z+/= rejected", "eyJhbGciOi"),
+        ("for url 'https://alice:s3cret@sms.8x8.com/api/v1/x'", "s3cret"),
+        ("request to http://user@127.0.0.1:8080/a failed", "user@"),
+    ],
+)
+def test_tokens_and_url_credentials_removed_from_text(text: str, secret: str) -> None:
+    out = redact_text(text)
+    assert secret not in out
+    assert out.split(" ")[0] == text.split(" ")[0]
+
+
+@pytest.mark.parametrize("text", ["monkey=banana", "keyboard=qwerty", "tokens_used=12", "a secret-free message"])
+def test_names_that_merely_contain_a_secret_key_are_kept(text: str) -> None:
+    assert redact_text(text) == text
+
+
 # --- redact_url ---------------------------------------------------------------------------------
 
 
@@ -107,7 +148,7 @@ def test_phone_path_segment_redacted_without_path_info(url: str) -> None:
     assert "6591234567" not in redact_url(url)
 
 
-@pytest.mark.parametrize("key", ["apikey", "token", "APIKEY", "api_key", "access_token"])
+@pytest.mark.parametrize("key", ["APIKEY", *SECRET_KEYS])
 def test_secret_query_value_redacted(key: str) -> None:
     out = redact_url_as_recorded(f"https://sms.8x8.com/api/v1/subaccounts/acme/messages?{key}=sk_live_abc&page=2")
     assert "sk_live_abc" not in out
