@@ -46,7 +46,12 @@ def _sync_wrapper(interceptor: Interceptor) -> Any:
         with scope:
             scope.inject(request)
             scope.request_hook(request)
-            response = wrapped(*args, **kwargs)
+            try:
+                response = wrapped(*args, **kwargs)
+            except Exception as exc:
+                # An event hook that raised (raise_for_status): the error answer is still recorded.
+                _report(scope, request, getattr(exc, "response", None), raised=True)
+                raise
             _report(scope, request, response)
         return response
 
@@ -61,19 +66,28 @@ def _async_wrapper(interceptor: Interceptor) -> Any:
         with scope:
             scope.inject(request)
             scope.request_hook(request)
-            response = await wrapped(*args, **kwargs)
+            try:
+                response = await wrapped(*args, **kwargs)
+            except Exception as exc:
+                # An event hook that raised (raise_for_status): the error answer is still recorded.
+                _report(scope, request, getattr(exc, "response", None), raised=True)
+                raise
             _report(scope, request, response)
         return response
 
     return send
 
 
-def _report(scope: CallScope, request: Any, response: Any) -> None:
+def _report(scope: CallScope, request: Any, response: Any, raised: bool = False) -> None:
+    if response is None:
+        return
+    tap = None
     with guarded("read the response"):
         headers = response.headers
-        tap = scope.response(response.status_code, _read_body(response), headers.get, request, response)
+        tap = scope.response(response.status_code, _read_body(response), headers.get, can_defer=not raised)
         if tap is not None:
             _tap_body(response, tap, headers.get("content-encoding"))
+    scope.response_hook(request, response, tap)
 
 
 def _tap_body(response: Any, tap: StreamTap, content_encoding: str | None) -> None:

@@ -107,21 +107,22 @@ class CallScope:
         status: int,
         body: bytes | None,
         header: HeaderGetter,
-        request: object,
-        response: object,
         content_encoding: str | None = None,
+        can_defer: bool = True,
     ) -> StreamTap | None:
         """Record the response. ``body`` is only what the application has already read (or None).
 
         For an error whose body the application has not read yet (a streamed response) on a span
         otel-8x8 owns, the error is recorded later: the returned tap must be fed what the
-        application reads and finished; it ends the span.
+        application reads and finished; it ends the span. With ``can_defer=False`` (the library
+        raised with this response: the app will not read it through the library), what the status
+        says is recorded at once.
         """
         tap = None
         with guarded("response"):
             self._status = status
             recorder = self.interceptor.recorder
-            if body is None and status >= 400 and self.owns:
+            if body is None and status >= 400 and self.owns and can_defer:
                 recorder.record_status(self.span, status)
                 self._error_type = str(status)
                 tap = StreamTap(self._deferred_error(status, header), content_encoding)
@@ -130,12 +131,23 @@ class CallScope:
                 error = recorder.record_response(self.span, self.call, status, body, header, enriching=not self.owns)
                 if error is not None:
                     self._error_type = error.error_type
+        return tap
+
+    def response_hook(self, request: object, response: object, tap: StreamTap | None = None) -> None:
+        """The user's ``response_hook``, after the body ``tap`` is in place: a hook that reads a streamed
+        error body feeds the tap, and the span it was given ends only after it returns."""
         hook = self.interceptor.recorder.options.response_hook
-        if hook is not None:
+        if hook is None:
+            return
+        if tap is not None:
+            tap.hold()
+        try:
             with guarded("response_hook"):
                 if self.span.is_recording():
                     hook(self.span, request, response)
-        return tap
+        finally:
+            if tap is not None:
+                tap.release()
 
     def _deferred_error(self, status: int, header: HeaderGetter) -> Callable[[bytes | None], None]:
         span, call, recorder = self.span, self.call, self.interceptor.recorder
@@ -161,7 +173,12 @@ class CallScope:
         elapsed = perf_counter() - self._start
         with guarded("end"):
             if exc is not None and self.owns:  # an outer instrumentation records its own exception
-                self._error_type = self.interceptor.recorder.record_exception(self.span, exc)
+                # Raised with an error response (raise_for_status in a response hook): the response's
+                # error type and status stay, the exception is an event.
+                error_type = self.interceptor.recorder.record_exception(
+                    self.span, exc, as_event_only=self._error_type is not None
+                )
+                self._error_type = self._error_type or error_type
             if self.owns:
                 self.interceptor.recorder.record_duration(self.call, elapsed, self._status, self._error_type)
         if self._token is not None:

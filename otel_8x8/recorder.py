@@ -308,15 +308,18 @@ class Recorder:
             attrs[A.RETRY_AFTER] = error.retry_after
         return attrs
 
-    def record_exception(self, span: Span, exc: BaseException) -> str:
+    def record_exception(self, span: Span, exc: BaseException, as_event_only: bool = False) -> str:
+        """The exception as an event, and (unless ``as_event_only``: the response already set them) as the
+        span's ``error.type`` and ERROR status. Returns the error type."""
         error_type = _qualified_name(type(exc))
         if span.is_recording():
-            # Exception messages carry URLs (phone numbers in lookup paths): record them redacted,
-            # never through span.record_exception(), which would store the raw message and traceback.
+            # Exception messages carry URLs (phone numbers in lookup paths, keys in queries): record them
+            # redacted, never through span.record_exception(), which would store the raw message and traceback.
             message = redact_text(str(exc))
-            span.set_attribute(A.ERROR_TYPE, error_type)
             span.add_event("exception", {"exception.type": error_type, "exception.message": message})
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"))
+            if not as_event_only:
+                span.set_attribute(A.ERROR_TYPE, error_type)
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"))
         return error_type
 
     # --- metrics -----------------------------------------------------------------------------

@@ -6,9 +6,9 @@ from typing import Any
 
 from .guard import guarded
 from .hosts import netloc_of
-from .interceptor import Interceptor
+from .interceptor import CallScope, Interceptor
 from .patching import Patch
-from .streams import StreamTap, TappedRaw, finish_when_collected
+from .streams import finish_when_collected, tap_raw
 
 
 def requests_patches(interceptor: Interceptor) -> list[Patch]:
@@ -33,27 +33,28 @@ def _send_wrapper(interceptor: Interceptor) -> Any:
         with scope:
             scope.inject(request)
             scope.request_hook(request)
-            response = wrapped(*args, **kwargs)
-            with guarded("read the response"):
-                tap = scope.response(
-                    _status(response), _read_body(response), _header_getter(response), request, response
-                )
-                if tap is not None:
-                    _tap_body(response, tap)
+            try:
+                response = wrapped(*args, **kwargs)
+            except Exception as exc:
+                # A response hook that raised (raise_for_status): the error answer is still recorded.
+                _report(scope, request, getattr(exc, "response", None), raised=True)
+                raise
+            _report(scope, request, response)
         return response
 
     return send
 
 
-def _tap_body(response: Any, tap: StreamTap) -> None:
-    """Copy what the application will read of a streamed error body (see streams.py)."""
-    try:
-        if response.raw is None:
-            raise ValueError("no body")
-        response.raw = TappedRaw(response.raw, tap)
-        finish_when_collected(response, tap)
-    except Exception:
-        tap.finish()
+def _report(scope: CallScope, request: Any, response: Any, raised: bool = False) -> None:
+    if response is None:
+        return
+    tap = None
+    with guarded("read the response"):
+        tap = scope.response(_status(response), _read_body(response), _header_getter(response), can_defer=not raised)
+        if tap is not None:
+            tap_raw(response.raw, tap)
+            finish_when_collected(response, tap)
+    scope.response_hook(request, response, tap)
 
 
 def _status(response: Any) -> int:

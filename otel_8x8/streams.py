@@ -16,15 +16,23 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import wrapt
-
 from .envelope import MAX_ENVELOPE_BYTES
 
 
 class StreamTap:
     """A bounded copy of what the application reads, handed to ``on_finish`` exactly once."""
 
-    __slots__ = ("__weakref__", "_buffer", "_done", "_encoding", "_lock", "_on_finish", "_overflow")
+    __slots__ = (
+        "__weakref__",
+        "_buffer",
+        "_done",
+        "_encoding",
+        "_held",
+        "_lock",
+        "_on_finish",
+        "_overflow",
+        "_pending",
+    )
 
     def __init__(self, on_finish: Callable[[bytes | None], None], content_encoding: str | None = None) -> None:
         self._on_finish = on_finish
@@ -33,6 +41,8 @@ class StreamTap:
         self._buffer = bytearray()
         self._overflow = False
         self._done = False
+        self._held = False
+        self._pending = False
         self._lock = threading.Lock()
 
     def set_encoding(self, content_encoding: str | None) -> None:
@@ -48,10 +58,25 @@ class StreamTap:
         else:
             self._buffer += chunk
 
+    def hold(self) -> None:
+        """Until ``release()``, a ``finish()`` waits (the span stays open while a response hook runs)."""
+        with self._lock:
+            self._held = True
+
+    def release(self) -> None:
+        with self._lock:
+            self._held = False
+            pending = self._pending
+        if pending:
+            self.finish()
+
     def finish(self) -> None:
         """The body has ended, the stream was closed, or the response is gone. Idempotent."""
         with self._lock:
             if self._done:
+                return
+            if self._held:
+                self._pending = True
                 return
             self._done = True
         body = None if self._overflow else _decode(bytes(self._buffer), self._encoding)
@@ -83,24 +108,32 @@ def finish_when_collected(response: object, tap: StreamTap) -> None:
 # --- requests: the urllib3 response behind ``Response.raw`` -----------------------------------
 
 
-class TappedRaw(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-ignore]
-    """``Response.raw`` as before, but the decoded chunks requests reads through ``stream()`` are copied."""
+def tap_raw(raw: Any, tap: StreamTap) -> None:
+    """Copy the decoded chunks requests reads through ``raw.stream()`` (``content``, ``iter_content()``,
+    ``iter_lines()``), and finish on ``raw.close()``.
 
-    def __init__(self, raw: Any, tap: StreamTap) -> None:
-        super().__init__(raw)
-        self._self_tap = tap
+    ``Response.raw`` stays the very same object (type, identity, iteration): only this instance's
+    ``stream`` and ``close`` are shadowed. Without them (not urllib3's response), the tap is finished.
+    """
+    try:
+        if raw is None:
+            raise ValueError("no body")
+        original_stream, original_close = raw.stream, raw.close
 
-    def stream(self, *args: Any, **kwargs: Any) -> Iterator[bytes]:
-        tap = self._self_tap
-        decoded = kwargs.get("decode_content", args[1] if len(args) > 1 else None)
-        for chunk in self.__wrapped__.stream(*args, **kwargs):
-            if decoded:
-                tap.feed(chunk)
-            yield chunk
+        def stream(*args: Any, **kwargs: Any) -> Iterator[bytes]:
+            decoded = kwargs.get("decode_content", args[1] if len(args) > 1 else None)
+            for chunk in original_stream(*args, **kwargs):
+                if decoded:
+                    tap.feed(chunk)
+                yield chunk
+            tap.finish()
+
+        def close() -> Any:
+            try:
+                return original_close()
+            finally:
+                tap.finish()
+
+        raw.stream, raw.close = stream, close
+    except Exception:
         tap.finish()
-
-    def close(self) -> Any:
-        try:
-            return self.__wrapped__.close()
-        finally:
-            self._self_tap.finish()

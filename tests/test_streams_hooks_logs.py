@@ -242,3 +242,128 @@ def test_hosts_from_the_environment(
     [span] = telemetry.client_spans()
     assert span.attributes is not None
     assert span.attributes.get("com.8x8.product") == ("sms" if "=sms" in hosts_env else None)
+
+
+# --- the application's own hooks ---------------------------------------------------------------------------
+
+
+def _raise_for_status_requests(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    response.raise_for_status()
+
+
+def _read_then_raise_requests(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    assert response.content  # the app's hook reads the body itself
+    response.raise_for_status()
+
+
+def _call_raising(client: str, url: str, read_first: bool) -> BaseException:
+    """A call whose response hook raises the error status, as apps do with raise_for_status."""
+    if client == "requests":
+        hook = _read_then_raise_requests if read_first else _raise_for_status_requests
+        with pytest.raises(requests.HTTPError) as raised:
+            requests.post(url, json={}, headers=AUTH, hooks={"response": hook})
+        return raised.value
+
+    def sync_hook(response: httpx.Response) -> None:
+        if read_first:
+            response.read()
+        response.raise_for_status()
+
+    async def async_hook(response: httpx.Response) -> None:
+        if read_first:
+            await response.aread()
+        response.raise_for_status()
+
+    if client == "httpx":
+        with httpx.Client(event_hooks={"response": [sync_hook]}) as http, pytest.raises(httpx.HTTPStatusError) as err:
+            http.post(url, json={}, headers=AUTH)
+        return err.value
+
+    async def run() -> None:
+        async with httpx.AsyncClient(event_hooks={"response": [async_hook]}) as http:
+            await http.post(url, json={}, headers=AUTH)
+
+    with pytest.raises(httpx.HTTPStatusError) as raised_async:
+        asyncio.run(run())
+    return raised_async.value
+
+
+@pytest.mark.parametrize("read_first", [False, True], ids=["body-unread", "hook-reads-body"])
+@pytest.mark.parametrize("client", ["requests", "httpx", "httpx-async"])
+def test_an_error_raised_by_a_response_hook_is_still_an_8x8_error(
+    client: str, read_first: bool, fake: FakeEightByEight, telemetry: Telemetry, instrumented: EightByEightInstrumentor
+) -> None:
+    reply = error_envelope(1400, "Too many requests", 429, error_id="e-429")
+    fake.script("POST", MESSAGES, Reply(reply.status, reply.body, retry_after=3))
+
+    raised = _call_raising(client, fake.url + MESSAGES, read_first)
+
+    assert getattr(raised, "response").status_code == 429  # noqa: B009 -- the app's own exception, untouched
+    [span] = telemetry.client_spans()
+    assert span.end_time is not None
+    attrs = dict(span.attributes or {})
+    assert attrs["http.response.status_code"] == 429
+    assert attrs["error.type"] == "429"
+    assert attrs["com.8x8.error.category"] == "rate_limit"
+    assert attrs["com.8x8.retry_after"] == 3.0
+    # The code and errorId are known only when the body was read (the library raised before reading it).
+    assert attrs.get("com.8x8.error.code") == (1400 if read_first else None)
+    assert attrs.get("com.8x8.error.id") == ("e-429" if read_first else None)
+    [event] = span.events
+    assert event.name == "exception"
+    assert (event.attributes or {})["exception.type"] == f"{type(raised).__module__}.{type(raised).__qualname__}"
+    [point] = telemetry.metric_points("com.8x8.api.errors")
+    assert point.value == 1 and point.attributes["com.8x8.error.category"] == "rate_limit"
+    [record] = telemetry.log_records()
+    assert record.span_id == span.context.span_id
+    assert API_KEY not in json.dumps(attrs) + str(span.status.description) + json.dumps(dict(event.attributes or {}))
+
+
+def test_a_response_hook_that_reads_a_streamed_error_feeds_it_and_the_span_ends_after_the_hook(
+    fake: FakeEightByEight, telemetry: Telemetry
+) -> None:
+    fake.script("POST", MESSAGES, error_envelope(1002, "Invalid MSISDN", 400, error_id="e-1"))
+
+    def response_hook(span: Any, request: Any, response: Any) -> None:
+        body = response.read() if isinstance(response, httpx.Response) else response.content
+        span.set_attribute("app.body_length", len(body))
+
+    instrumentor = _instrument(telemetry, fake, response_hook=response_hook)
+    try:
+        streamed = requests.post(fake.url + MESSAGES, json={}, headers=AUTH, stream=True)
+        assert streamed.json()["code"] == 1002
+        streamed.close()
+        with httpx.Client() as client, client.stream("POST", fake.url + MESSAGES, json={}, headers=AUTH) as response:
+            assert json.loads(response.read())["code"] == 1002
+        ended_while_the_app_holds_them = len(telemetry.client_spans())
+    finally:
+        instrumentor.uninstrument()
+
+    assert ended_while_the_app_holds_them == 2  # not waiting for the responses to be garbage-collected
+    for span in telemetry.client_spans():
+        attrs = dict(span.attributes or {})
+        assert attrs["com.8x8.error.code"] == 1002 and attrs["com.8x8.error.id"] == "e-1"
+        # Set by the hook while the span was still open.
+        assert isinstance(attrs["app.body_length"], int) and attrs["app.body_length"] > 0
+
+
+def test_requests_raw_stays_the_library_object(fake: FakeEightByEight, telemetry: Telemetry) -> None:
+    """With stream=True, ``response.raw`` of an error is the very urllib3 response, iterable line by line."""
+    body = b'{"code":1002,"message":"Invalid MSISDN","errorId":"e1"}\nline2\n'
+    fake.script("POST", MESSAGES, Reply(status=400, body=body))
+
+    def read_raw() -> tuple[str, bytes, list[bytes]]:
+        response = requests.post(fake.url + MESSAGES, json={}, headers=AUTH, stream=True)
+        with response:
+            return type(response.raw).__qualname__, next(response.raw), list(response.raw)
+
+    plain = read_raw()
+    instrumentor = _instrument(telemetry, fake)
+    try:
+        observed = read_raw()
+    finally:
+        instrumentor.uninstrument()
+
+    assert observed == plain
+    [span] = telemetry.client_spans()
+    assert (span.attributes or {})["com.8x8.error.category"] == "invalid_request"
