@@ -147,6 +147,7 @@ class ErrorInfo:
     envelope: Envelope
     message: str | None  # redacted
     retry_after: float | None
+    error_id: str | None = None  # redacted (a UUID passes whole; an echoed phone number would not)
 
     @property
     def error_type(self) -> str:
@@ -163,7 +164,8 @@ def read_error(status: int, body: bytes | None, header: HeaderGetter) -> ErrorIn
 def _error_info(status: int, envelope: Envelope, header: HeaderGetter) -> ErrorInfo:
     category = categorize(envelope.code, status)
     message = redact_text(envelope.message) if envelope.message else None
-    return ErrorInfo(status, category, envelope, message, _retry_after(header("retry-after")))
+    error_id = redact_text(envelope.error_id) if envelope.error_id is not None else None
+    return ErrorInfo(status, category, envelope, message, _retry_after(header("retry-after")), error_id)
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -259,13 +261,14 @@ class Recorder:
         if call.kind == "send":
             umid = umid_of(parse_object(body))
             if umid is not None and recording:
-                span.set_attribute(A.MESSAGE_UMID, umid)
+                span.set_attribute(A.MESSAGE_UMID, redact_text(umid))
             return
         batch = batch_of(parse_object(body, limit=MAX_BATCH_BYTES))
         if batch is None:
             return
         if recording:
-            counts = {A.BATCH_ID: batch.batch_id, A.BATCH_ACCEPTED: batch.accepted, A.BATCH_REJECTED: batch.rejected}
+            batch_id = redact_text(batch.batch_id) if batch.batch_id is not None else None
+            counts = {A.BATCH_ID: batch_id, A.BATCH_ACCEPTED: batch.accepted, A.BATCH_REJECTED: batch.rejected}
             span.set_attributes({key: value for key, value in counts.items() if value is not None})
             for reason, count in batch.reasons.items():
                 span.add_event(
@@ -302,8 +305,8 @@ class Recorder:
         }
         if error.envelope.code is not None:
             attrs[A.ERROR_CODE] = error.envelope.code
-        if error.envelope.error_id is not None:
-            attrs[A.ERROR_ID] = error.envelope.error_id
+        if error.error_id is not None:
+            attrs[A.ERROR_ID] = error.error_id
         if error.retry_after is not None:
             attrs[A.RETRY_AFTER] = error.retry_after
         return attrs
@@ -370,7 +373,7 @@ class Recorder:
             call.span_name,
             error.status,
             f": {error.message}" if error.message else "",
-            f" errorId={error.envelope.error_id}" if error.envelope.error_id else "",
+            f" errorId={error.error_id}" if error.error_id else "",
         )
         # What Logger.log() does, minus its stack walk to find the caller (the caller is always here).
         record = error_logger.makeRecord(

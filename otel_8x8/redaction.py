@@ -1,8 +1,8 @@
 """Keep phone numbers and secrets out of everything the instrumentation records.
 
-The rule is deliberately blunt: any run of 7 or more digits (optionally starting with ``+``
-and separated by at most two spaces, dashes, dots or parentheses) is a phone number. That
-over-redacts some dates and ids in free text, which is the safe side to err on.
+The rule is deliberately blunt: any run of 7 or more digits (optionally starting with ``+``,
+separated by at most three spaces, dashes, dots or parentheses, as in ``+65 - 9123 - 4567``) is a
+phone number. That over-redacts some dates and ids in free text, which is the safe side to err on.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ _TEXT_RE = re.compile(
     + "|".join(sorted((re.escape(key) for key in _SECRET_QUERY_KEYS), key=len, reverse=True))
     + r")=)(?P<value>[^&\s'\"<>;,)]+)"
     r"|(?P<bearer>\bBearer\s+)[A-Za-z0-9\-._~+/]+=*"
-    r"|\+?(?:\d[\s\-().]{0,2}){6,}\d",
+    r"|\+?(?:\d[\s\-().]{0,3}){6,}\d",
     re.IGNORECASE,
 )
 MAX_TEXT = 512

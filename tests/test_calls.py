@@ -302,3 +302,21 @@ def test_the_request_leaves_as_the_app_built_it_but_for_the_trace_context(
     assert dict(unpropagated.headers.items()) == dict(plain.headers.items())
     for sent in (propagated, unpropagated):
         assert (sent.method, sent.path, sent.query, sent.body) == (plain.method, plain.path, plain.query, plain.body)
+
+
+def test_ids_that_echo_a_phone_number_are_redacted(
+    client: str, fake: FakeEightByEight, telemetry: Telemetry, instrumented: EightByEightInstrumentor
+) -> None:
+    """A gateway that puts the destination into errorId or umid must not get it into the telemetry."""
+    fake.script("POST", MESSAGES, error_envelope(1002, "Invalid MSISDN", 400, error_id=f"err-{PHONE}"))
+    CLIENTS[client]("POST", fake.url + MESSAGES, json={"destination": PHONE, "text": "hi"})
+    fake.reset()
+    fake.script("POST", MESSAGES, Reply(status=200, body={"umid": PHONE, "status": {"state": "Queued"}}))
+    CLIENTS[client]("POST", fake.url + MESSAGES, json={"destination": PHONE, "text": "hi"})
+
+    error_span, sent_span = telemetry.client_spans()
+    assert (error_span.attributes or {})["com.8x8.error.id"] == "err-REDACTED"
+    assert (sent_span.attributes or {})["com.8x8.message.umid"] == "REDACTED"
+    [record] = telemetry.log_records()
+    assert (record.attributes or {})["com.8x8.error.id"] == "err-REDACTED"
+    assert PHONE.lstrip("+") not in str(record.body)

@@ -27,7 +27,9 @@ def redact_url_as_recorded(url: str) -> str:
 # --- redact_text --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("phone", ["+6591234567", "+65 9123 4567", "(555) 123-4567", "6591234567", "+1-555-123-4567"])
+@pytest.mark.parametrize(
+    "phone", ["+6591234567", "+65 9123 4567", "(555) 123-4567", "6591234567", "+1-555-123-4567", "+65 - 9123 - 4567"]
+)
 def test_phone_removed_from_text(phone: str) -> None:
     out = redact_text(f"Invalid MSISDN {phone} in request")
     assert not re.search(r"\d", out), out
