@@ -10,6 +10,10 @@ errorId are parsed from that copy and the span ends.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
+import queue
 import threading
 import weakref
 import zlib
@@ -101,8 +105,71 @@ def _decode(raw: bytes, encoding: str | None) -> bytes | None:
 
 
 def finish_when_collected(response: object, tap: StreamTap) -> None:
-    """Last resort: finish when the application drops a response it never read nor closed."""
-    weakref.finalize(response, tap.finish)
+    """Last resort: finish when the application drops a response it never read nor closed.
+
+    The finalizer may run inside the garbage collector, in any thread, at any point (with a lock of the
+    application, of logging or of the SDK held): it only hands the tap over to otel-8x8's own thread,
+    which records the error and ends the span. At exit, it finishes at once (the SDK flushes after).
+    """
+    _start_worker()
+    weakref.finalize(response, _dropped_response, tap)
+
+
+_dropped: queue.SimpleQueue[StreamTap] = queue.SimpleQueue()
+_worker_lock = threading.Lock()
+_worker_pid: int | None = None  # the process whose worker runs (a forked child starts its own)
+_exiting = False
+
+
+def _dropped_response(tap: StreamTap) -> None:
+    if _exiting or getattr(weakref.finalize, "_shutdown", False):
+        tap.finish()
+    else:
+        _dropped.put(tap)  # SimpleQueue.put is reentrant: safe in a finalizer
+
+
+def _start_worker() -> None:
+    global _worker_pid
+    pid = os.getpid()
+    if _worker_pid == pid:
+        return
+    with _worker_lock:
+        if _worker_pid == pid:
+            return
+        threading.Thread(target=_finish_dropped, name="otel-8x8-dropped-responses", daemon=True).start()
+        if _worker_pid is None:
+            atexit.register(_finish_pending)
+        _worker_pid = pid
+
+
+def _finish_dropped() -> None:
+    while True:
+        tap = _dropped.get()
+        try:
+            tap.finish()
+        except Exception:
+            continue
+
+
+def _finish_pending() -> None:
+    global _exiting
+    _exiting = True
+    while True:
+        try:
+            tap = _dropped.get_nowait()
+        except queue.Empty:
+            return
+        with contextlib.suppress(Exception):
+            tap.finish()
+
+
+def _reset_after_fork() -> None:
+    global _dropped, _worker_lock
+    _dropped = queue.SimpleQueue()
+    _worker_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 # --- requests: the urllib3 response behind ``Response.raw`` -----------------------------------
