@@ -28,7 +28,6 @@ HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
 SERVER_ADDRESS: Final = "server.address"
 SERVER_PORT: Final = "server.port"
 URL_FULL: Final = "url.full"
-URL_SCHEME: Final = "url.scheme"
 URL_TEMPLATE: Final = "url.template"
 ERROR_TYPE: Final = "error.type"
 HTTP_REQUEST_METHOD_ORIGINAL: Final = "http.request.method_original"
@@ -55,7 +54,6 @@ DURATION_METRIC_ATTRIBUTES: Final = (
     HTTP_RESPONSE_STATUS_CODE,
     SERVER_ADDRESS,
     SERVER_PORT,
-    URL_SCHEME,
     URL_TEMPLATE,
     ERROR_TYPE,
     PRODUCT,
@@ -90,7 +88,6 @@ SPAN_ATTRIBUTES: Final = (
     SERVER_ADDRESS,
     SERVER_PORT,
     URL_FULL,
-    URL_SCHEME,
     URL_TEMPLATE,
     ERROR_TYPE,
 )

@@ -50,7 +50,6 @@ ATTRIBUTE_DOCS: dict[str, tuple[str, str]] = {
     A.SERVER_ADDRESS: ("string", "Host name of the URL."),
     A.SERVER_PORT: ("int", "Port of the URL (443 and 80 when implicit)."),
     A.URL_FULL: ("string", "The URL with phone numbers, credentials and secret query values redacted."),
-    A.URL_SCHEME: ("string", "`https` or `http`."),
     A.URL_TEMPLATE: (
         "string",
         "The path with 8x8's placeholder names, e.g. `/api/v1/subaccounts/{subAccountId}/messages`.",

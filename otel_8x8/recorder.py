@@ -33,7 +33,7 @@ from .envelope import (
 )
 from .guard import guarded
 from .hosts import Target, authority_end
-from .redaction import redact_text, redact_url
+from .redaction import redact_id, redact_text, redact_url
 from .templates import parse_path
 
 LOGGER_NAME = "otel_8x8"
@@ -99,7 +99,6 @@ def describe_call(method: str, url: str, target: Target) -> Call:
         A.HTTP_REQUEST_METHOD: known,
         A.SERVER_ADDRESS: host,
         A.URL_FULL: redact_url(url, info),
-        A.URL_SCHEME: scheme,
         A.URL_TEMPLATE: info.template,
     }
     if port is not None:
@@ -164,7 +163,7 @@ def read_error(status: int, body: bytes | None, header: HeaderGetter) -> ErrorIn
 def _error_info(status: int, envelope: Envelope, header: HeaderGetter) -> ErrorInfo:
     category = categorize(envelope.code, status)
     message = redact_text(envelope.message) if envelope.message else None
-    error_id = redact_text(envelope.error_id) if envelope.error_id is not None else None
+    error_id = redact_id(envelope.error_id) if envelope.error_id is not None else None
     return ErrorInfo(status, category, envelope, message, _retry_after(header("retry-after")), error_id)
 
 
@@ -261,13 +260,13 @@ class Recorder:
         if call.kind == "send":
             umid = umid_of(parse_object(body))
             if umid is not None and recording:
-                span.set_attribute(A.MESSAGE_UMID, redact_text(umid))
+                span.set_attribute(A.MESSAGE_UMID, redact_id(umid))
             return
         batch = batch_of(parse_object(body, limit=MAX_BATCH_BYTES))
         if batch is None:
             return
         if recording:
-            batch_id = redact_text(batch.batch_id) if batch.batch_id is not None else None
+            batch_id = redact_id(batch.batch_id) if batch.batch_id is not None else None
             counts = {A.BATCH_ID: batch_id, A.BATCH_ACCEPTED: batch.accepted, A.BATCH_REJECTED: batch.rejected}
             span.set_attributes({key: value for key, value in counts.items() if value is not None})
             for reason, count in batch.reasons.items():

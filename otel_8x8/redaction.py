@@ -80,6 +80,14 @@ def redact_text(text: str, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+_UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def redact_id(value: str) -> str:
+    """An id 8x8 answered with (errorId, umid, batchId): a UUID as it is, anything else through redact_text."""
+    return value if _UUID_RE.fullmatch(value) else redact_text(value)
+
+
 def redact_url(url: str, path_info: PathInfo | None = None) -> str:
     """``url`` without credentials, secret query values or phone numbers.
 
