@@ -103,6 +103,29 @@ def httpx_transport() -> httpx.MockTransport:
     return httpx.MockTransport(_mock)
 
 
+class _Connections:
+    """Stands in for the httpcore connection pool of an ``httpx.HTTPTransport``: answers in-process."""
+
+    def handle_request(self, request: Any) -> Any:
+        import httpcore
+
+        url = request.url
+        full = f"{url.scheme.decode()}://{url.host.decode()}{url.target.decode()}"
+        status, content = answer(full, b"".join(request.stream))
+        return httpcore.Response(status, headers=[(b"Content-Type", b"application/json")], content=content)
+
+    def close(self) -> None:
+        pass
+
+
+def httpx_real_transport() -> httpx.HTTPTransport:
+    """httpx's own ``HTTPTransport`` (which opentelemetry-instrumentation-httpx wraps, unlike MockTransport),
+    with its connection pool answering in-process."""
+    transport = httpx.HTTPTransport()
+    transport._pool = _Connections()  # type: ignore[assignment]
+    return transport
+
+
 # --- exporters --------------------------------------------------------------------------------------------
 
 
