@@ -43,17 +43,7 @@ def _sync_wrapper(interceptor: Interceptor) -> Any:
         request, scope = _scope(interceptor, args, kwargs)
         if scope is None:
             return wrapped(*args, **kwargs)
-        with scope:
-            scope.inject(request)
-            scope.request_hook(request)
-            try:
-                response = wrapped(*args, **kwargs)
-            except Exception as exc:
-                # An event hook that raised (raise_for_status): the error answer is still recorded.
-                _report(scope, request, getattr(exc, "response", None), raised=True)
-                raise
-            _report(scope, request, response)
-        return response
+        return scope.run(request, lambda: wrapped(*args, **kwargs), _report)
 
     return send
 
@@ -70,15 +60,15 @@ def _async_wrapper(interceptor: Interceptor) -> Any:
                 response = await wrapped(*args, **kwargs)
             except Exception as exc:
                 # An event hook that raised (raise_for_status): the error answer is still recorded.
-                _report(scope, request, getattr(exc, "response", None), raised=True)
+                _report(scope, request, getattr(exc, "response", None), True)
                 raise
-            _report(scope, request, response)
+            _report(scope, request, response, False)
         return response
 
     return send
 
 
-def _report(scope: CallScope, request: Any, response: Any, raised: bool = False) -> None:
+def _report(scope: CallScope, request: Any, response: Any, raised: bool) -> None:
     if response is None:
         return
     tap = None

@@ -30,6 +30,9 @@ from .streams import StreamTap
 
 _SUPPRESS_HTTP = context._SUPPRESS_HTTP_INSTRUMENTATION_KEY
 
+Reporter = Callable[["CallScope", Any, Any, bool], None]
+"""``report(scope, request, response, raised)``: a hook's way of reading its library's response."""
+
 
 class Interceptor:
     """Shared by all hooks of one instrumentation."""
@@ -85,6 +88,21 @@ class CallScope:
             self._token = context.attach(context.set_value(IN_8X8_CALL, True, ctx))
             self._start = perf_counter()
         return self
+
+    def run(self, request: Any, send: Callable[[], Any], report: Reporter) -> Any:
+        """The library's ``send()`` inside this scope: trace context and request hook first, then the
+        response (or the response an exception carries, raised by a response hook) to ``report``.
+        The library's exception propagates unchanged."""
+        with self:
+            self.inject(request)
+            self.request_hook(request)
+            try:
+                response = send()
+            except Exception as exc:
+                report(self, request, getattr(exc, "response", None), True)  # e.g. raise_for_status in a hook
+                raise
+            report(self, request, response, False)
+        return response
 
     def inject(self, request: Any) -> None:
         """Put the trace context of the span otel-8x8 owns into the request's headers (``traceparent``…),

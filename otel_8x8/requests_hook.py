@@ -30,22 +30,12 @@ def _send_wrapper(interceptor: Interceptor) -> Any:
             scope = None
         if scope is None:
             return wrapped(*args, **kwargs)
-        with scope:
-            scope.inject(request)
-            scope.request_hook(request)
-            try:
-                response = wrapped(*args, **kwargs)
-            except Exception as exc:
-                # A response hook that raised (raise_for_status): the error answer is still recorded.
-                _report(scope, request, getattr(exc, "response", None), raised=True)
-                raise
-            _report(scope, request, response)
-        return response
+        return scope.run(request, lambda: wrapped(*args, **kwargs), _report)
 
     return send
 
 
-def _report(scope: CallScope, request: Any, response: Any, raised: bool = False) -> None:
+def _report(scope: CallScope, request: Any, response: Any, raised: bool) -> None:
     if response is None:
         return
     tap = None
