@@ -38,49 +38,52 @@ _SECRET_QUERY_KEYS = frozenset(
         "pwd",
     }
 )
-# One pass over free text (error and exception messages, which carry URLs): in this order of preference,
-# a UUID (umid, errorId, batchId) is kept whole, otherwise its digit groups joined by dashes would look like
-# a phone number; a URL's user:password@ is dropped; the value of a secret key=value (a query parameter
-# quoted in a message) and a Bearer token are replaced; any other 7+ digit run is a phone number.
-_TEXT_RE = re.compile(
-    r"(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)"
-    r"|(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/\s@?#'\"<>]+@)"
+# Free text (error and exception messages, which carry URLs) is redacted in two passes. First the secrets:
+# a URL's user:password@ is dropped, the value of a secret key=value (a query parameter quoted in a message)
+# and a Bearer token are replaced. Then, outside UUIDs (umid, errorId, batchId: kept whole, otherwise their
+# digit groups joined by dashes would look like phone numbers, and a phone number could run on into one),
+# any 7+ digit run is a phone number. Every repetition is bounded or cannot backtrack into its neighbour:
+# the time is linear in the text's length.
+_SECRETS_RE = re.compile(
+    r"(?P<scheme>(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{0,31}://)(?P<userinfo>[^/\s@?#'\"<>]+@)"
     r"|(?P<key>(?<![A-Za-z0-9_\-])(?:"
     + "|".join(sorted((re.escape(key) for key in _SECRET_QUERY_KEYS), key=len, reverse=True))
     + r")=)(?P<value>[^&\s'\"<>;,)]+)"
-    r"|(?P<bearer>\bBearer\s+)[A-Za-z0-9\-._~+/]+=*"
-    r"|\+?(?:\d[\s\-().]{0,3}){6,}\d",
+    r"|(?P<bearer>\bBearer\s+)[A-Za-z0-9\-._~+/]+=*",
     re.IGNORECASE,
 )
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_UUID_SPLIT_RE = re.compile(rf"\b({_UUID})\b")
+_PHONE_RE = re.compile(r"\+?(?:\d[\s\-().]{0,3}){6,}\d")
 MAX_TEXT = 512
 """Recorded free text (error messages) is cut to this many characters."""
 
 
-def _replace(match: re.Match[str]) -> str:
+def _replace_secret(match: re.Match[str]) -> str:
     kind = match.lastgroup
-    if kind == "uuid":
-        return match.group("uuid")
     if kind == "userinfo":
         return match.group("scheme")
     if kind == "value":
         return match.group("key") + REDACTED
-    if kind == "bearer":
-        return match.group("bearer") + REDACTED
-    return REDACTED
+    return match.group("bearer") + REDACTED
 
 
 def _redact(text: str) -> str:
-    return _TEXT_RE.sub(_replace, text)
+    text = _SECRETS_RE.sub(_replace_secret, text)
+    parts = _UUID_SPLIT_RE.split(text) if "-" in text else [text]  # odd indices: the UUIDs
+    return "".join(part if index % 2 else _PHONE_RE.sub(REDACTED, part) for index, part in enumerate(parts))
 
 
 def redact_text(text: str, limit: int = MAX_TEXT) -> str:
     """``text`` without phone-number-like digit runs, secret ``key=value`` values, Bearer tokens and URL
     credentials, cut to ``limit`` characters."""
+    if len(text) > 4 * limit:  # what is cut anyway is not scanned; no digits left dangling at the cut
+        text = text[: 4 * limit].rstrip("0123456789+-(). \t\n")
     text = _redact(text)
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-_UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_UUID_RE = re.compile(_UUID)
 
 
 def redact_id(value: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import string
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -233,3 +234,35 @@ def test_redact_url_never_leaks_inserted_phone(where: str, left: str, phone: str
     digits = phone.lstrip("+")
     assert digits not in redact_url_as_recorded(url)
     assert digits not in redact_url(url)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a." * 50_000,
+        "a-" * 50_000,
+        "aaaaaaaa-aaaa-aaaa-aaaa-" * 4_000,
+        "1 " * 50_000,
+        "key=" * 20_000,
+        "https://" + "a" * 100_000,
+        "a://" * 30_000,
+        "1" * 50_000 + "-aaaa-aaaa-aaaa-aaaaaaaaaaaa",
+    ],
+    ids=["dots", "dashes", "uuid-like", "digits", "keys", "long-url", "schemes", "digits-then-uuid-tail"],
+)
+def test_redaction_takes_linear_time_on_hostile_text(text: str) -> None:
+    """An 8x8 error message can be 64 KiB of anything: no input may make the redaction backtrack (a regex
+    that did took ~50 s on the first input). The bound is ~100x what it takes here."""
+    started = time.perf_counter()
+    redact_text(text, limit=len(text) + 1)
+    assert time.perf_counter() - started < 3.0
+
+
+@pytest.mark.parametrize("separator", [" - ", " ", "-", ", "])
+@pytest.mark.parametrize("uuid", [UMID, "12345678-1234-5678-9abc-123456789abc"])
+def test_a_phone_number_does_not_run_on_into_a_uuid(separator: str, uuid: str) -> None:
+    assert redact_text(f"to +6591234567{separator}{uuid} failed") == f"to REDACTED{separator}{uuid} failed"
+
+
+def test_a_secret_that_looks_like_a_uuid_is_still_a_secret() -> None:
+    assert redact_text(f"url: /x?apikey={UMID}&page=2") == "url: /x?apikey=REDACTED&page=2"
