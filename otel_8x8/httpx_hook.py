@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from .guard import guarded
-from .interceptor import CallScope, Interceptor
+from .interceptor import CallScope, Interceptor, response_of
 from .patching import Patch
 from .streams import StreamTap, finish_when_collected
 
@@ -60,7 +60,7 @@ def _async_wrapper(interceptor: Interceptor) -> Any:
                 response = await wrapped(*args, **kwargs)
             except Exception as exc:
                 # An event hook that raised (raise_for_status): the error answer is still recorded.
-                _report(scope, request, getattr(exc, "response", None), True)
+                _report(scope, request, response_of(exc), True)
                 raise
             _report(scope, request, response, False)
         return response
@@ -72,12 +72,16 @@ def _report(scope: CallScope, request: Any, response: Any, raised: bool) -> None
     if response is None:
         return
     tap = None
-    with guarded("read the response"):
-        headers = response.headers
-        tap = scope.response(response.status_code, _read_body(response), headers.get, can_defer=not raised)
+    try:
+        with guarded("read the response"):
+            headers = response.headers
+            tap = scope.response(response.status_code, _read_body(response), headers.get, can_defer=not raised)
+            if tap is not None:
+                _tap_body(response, tap, headers.get("content-encoding"))
+        scope.response_hook(request, response)
+    finally:
         if tap is not None:
-            _tap_body(response, tap, headers.get("content-encoding"))
-    scope.response_hook(request, response, tap)
+            tap.release()  # the tap comes held: the span ends after the response hook at the earliest
 
 
 def _tap_body(response: Any, tap: StreamTap, content_encoding: str | None) -> None:
@@ -120,7 +124,7 @@ def _tapped_stream_classes() -> tuple[type, type]:
             try:
                 self._inner.close()
             finally:
-                self._tap.finish()
+                self._tap.finish_on_close()
 
     class AsyncTapped(httpx.AsyncByteStream):
         def __init__(self, inner: Any, tap: StreamTap) -> None:
@@ -137,6 +141,6 @@ def _tapped_stream_classes() -> tuple[type, type]:
             try:
                 await self._inner.aclose()
             finally:
-                self._tap.finish()
+                self._tap.finish_on_close()
 
     return SyncTapped, AsyncTapped

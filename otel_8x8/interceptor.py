@@ -34,6 +34,14 @@ Reporter = Callable[["CallScope", Any, Any, bool], None]
 """``report(scope, request, response, raised)``: a hook's way of reading its library's response."""
 
 
+def response_of(exc: BaseException) -> Any:
+    """The response an exception carries (requests' HTTPError, httpx's HTTPStatusError), or None. Never raises."""
+    try:
+        return getattr(exc, "response", None)
+    except Exception:
+        return None
+
+
 class Interceptor:
     """Shared by all hooks of one instrumentation."""
 
@@ -99,7 +107,7 @@ class CallScope:
             try:
                 response = send()
             except Exception as exc:
-                report(self, request, getattr(exc, "response", None), True)  # e.g. raise_for_status in a hook
+                report(self, request, response_of(exc), True)  # e.g. raise_for_status in a hook
                 raise
             report(self, request, response, False)
         return response
@@ -132,7 +140,8 @@ class CallScope:
 
         For an error whose body the application has not read yet (a streamed response) on a span
         otel-8x8 owns, the error is recorded later: the returned tap must be fed what the
-        application reads and finished; it ends the span. With ``can_defer=False`` (the library
+        application reads and finished; it ends the span. It comes held: the caller releases it
+        once it has installed it and run the response hook. With ``can_defer=False`` (the library
         raised with this response: the app will not read it through the library), what the status
         says is recorded at once.
         """
@@ -143,7 +152,7 @@ class CallScope:
             if body is None and status >= 400 and self.owns and can_defer:
                 recorder.record_status(self.span, status)
                 self._error_type = str(status)
-                tap = StreamTap(self._deferred_error(status, header), content_encoding)
+                tap = StreamTap(self._deferred_error(status, header), content_encoding, held=True)
                 self._deferred = True
             else:
                 error = recorder.record_response(self.span, self.call, status, body, header, enriching=not self.owns)
@@ -151,21 +160,15 @@ class CallScope:
                     self._error_type = error.error_type
         return tap
 
-    def response_hook(self, request: object, response: object, tap: StreamTap | None = None) -> None:
-        """The user's ``response_hook``, after the body ``tap`` is in place: a hook that reads a streamed
-        error body feeds the tap, and the span it was given ends only after it returns."""
+    def response_hook(self, request: object, response: object) -> None:
+        """The user's ``response_hook``. The hooks call it after installing the body tap (so a hook that
+        reads a streamed error body feeds it), and release the tap after it (so the span it was given
+        ends only after it returns)."""
         hook = self.interceptor.recorder.options.response_hook
-        if hook is None:
-            return
-        if tap is not None:
-            tap.hold()
-        try:
+        if hook is not None:
             with guarded("response_hook"):
                 if self.span.is_recording():
                     hook(self.span, request, response)
-        finally:
-            if tap is not None:
-                tap.release()
 
     def _deferred_error(self, status: int, header: HeaderGetter) -> Callable[[bytes | None], None]:
         span, call, recorder = self.span, self.call, self.interceptor.recorder

@@ -39,12 +39,18 @@ def _report(scope: CallScope, request: Any, response: Any, raised: bool) -> None
     if response is None:
         return
     tap = None
-    with guarded("read the response"):
-        tap = scope.response(_status(response), _read_body(response), _header_getter(response), can_defer=not raised)
+    try:
+        with guarded("read the response"):
+            tap = scope.response(
+                _status(response), _read_body(response), _header_getter(response), can_defer=not raised
+            )
+            if tap is not None:
+                tap_raw(response.raw, tap)
+                finish_when_collected(response, tap)
+        scope.response_hook(request, response)
+    finally:
         if tap is not None:
-            tap_raw(response.raw, tap)
-            finish_when_collected(response, tap)
-    scope.response_hook(request, response, tap)
+            tap.release()  # the tap comes held: the span ends after the response hook at the earliest
 
 
 def _status(response: Any) -> int:

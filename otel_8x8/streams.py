@@ -31,23 +31,29 @@ class StreamTap:
         "_buffer",
         "_done",
         "_encoding",
+        "_handed_over",
         "_held",
         "_lock",
         "_on_finish",
         "_overflow",
         "_pending",
+        "pid",
     )
 
-    def __init__(self, on_finish: Callable[[bytes | None], None], content_encoding: str | None = None) -> None:
+    def __init__(
+        self, on_finish: Callable[[bytes | None], None], content_encoding: str | None = None, held: bool = False
+    ) -> None:
         self._on_finish = on_finish
         self._encoding: str | None = None
         self.set_encoding(content_encoding)
         self._buffer = bytearray()
         self._overflow = False
         self._done = False
-        self._held = False
+        self._held = held  # see hold()
         self._pending = False
+        self._handed_over = False  # see hand_over()
         self._lock = threading.Lock()
+        self.pid = os.getpid()
 
     def set_encoding(self, content_encoding: str | None) -> None:
         """The Content-Encoding of raw chunks (httpx); requests feeds decoded chunks."""
@@ -72,6 +78,16 @@ class StreamTap:
             self._held = False
             pending = self._pending
         if pending:
+            self.finish()
+
+    def hand_over(self) -> None:
+        """The response was dropped: otel-8x8's own thread finishes. A ``close()`` that the response's
+        own finalizer makes afterwards (inside the garbage collector) must not finish here."""
+        self._handed_over = True
+
+    def finish_on_close(self) -> None:
+        """The application closed the stream (or, after ``hand_over()``, a finalizer did: then nothing)."""
+        if not self._handed_over:
             self.finish()
 
     def finish(self) -> None:
@@ -115,13 +131,18 @@ def finish_when_collected(response: object, tap: StreamTap) -> None:
     weakref.finalize(response, _dropped_response, tap)
 
 
-_dropped: queue.SimpleQueue[StreamTap] = queue.SimpleQueue()
+_dropped: queue.SimpleQueue[StreamTap | None] = queue.SimpleQueue()
 _worker_lock = threading.Lock()
+_worker: threading.Thread | None = None
 _worker_pid: int | None = None  # the process whose worker runs (a forked child starts its own)
 _exiting = False
+_EXIT_WAIT_S = 5.0
 
 
 def _dropped_response(tap: StreamTap) -> None:
+    if tap.pid != os.getpid():
+        return  # a forked child does not finish its parent's calls
+    tap.hand_over()
     if _exiting or getattr(weakref.finalize, "_shutdown", False):
         tap.finish()
     else:
@@ -129,44 +150,51 @@ def _dropped_response(tap: StreamTap) -> None:
 
 
 def _start_worker() -> None:
-    global _worker_pid
+    global _worker, _worker_pid
     pid = os.getpid()
     if _worker_pid == pid:
         return
     with _worker_lock:
         if _worker_pid == pid:
             return
-        threading.Thread(target=_finish_dropped, name="otel-8x8-dropped-responses", daemon=True).start()
+        worker = threading.Thread(
+            target=_finish_dropped, args=(_dropped,), name="otel-8x8-dropped-responses", daemon=True
+        )
+        worker.start()
         if _worker_pid is None:
             atexit.register(_finish_pending)
-        _worker_pid = pid
+        _worker, _worker_pid = worker, pid
 
 
-def _finish_dropped() -> None:
-    while True:
-        tap = _dropped.get()
-        try:
+def _finish_dropped(dropped: queue.SimpleQueue[StreamTap | None]) -> None:
+    while (tap := dropped.get()) is not None:
+        with contextlib.suppress(Exception):  # finish() is guarded; this thread must outlive anything
             tap.finish()
-        except Exception:
-            continue
 
 
 def _finish_pending() -> None:
+    """At exit, before the SDK flushes: let the worker finish what it holds, then finish the rest here."""
     global _exiting
     _exiting = True
+    worker = _worker
+    if worker is not None and _worker_pid == os.getpid() and worker.is_alive():
+        _dropped.put(None)
+        worker.join(_EXIT_WAIT_S)
     while True:
         try:
             tap = _dropped.get_nowait()
         except queue.Empty:
             return
-        with contextlib.suppress(Exception):
-            tap.finish()
+        if tap is not None:
+            with contextlib.suppress(Exception):
+                tap.finish()
 
 
 def _reset_after_fork() -> None:
-    global _dropped, _worker_lock
+    global _dropped, _worker_lock, _worker
     _dropped = queue.SimpleQueue()
     _worker_lock = threading.Lock()
+    _worker = None
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
@@ -180,26 +208,35 @@ def tap_raw(raw: Any, tap: StreamTap) -> None:
     ``iter_lines()``), and finish on ``raw.close()``.
 
     ``Response.raw`` stays the very same object (type, identity, iteration): only this instance's
-    ``stream`` and ``close`` are shadowed. Without them (not urllib3's response), the tap is finished.
+    ``stream`` and ``close`` are shadowed, by functions that reach it through a weak reference (no
+    reference cycle: the response and its socket go as soon as the application drops them). Without
+    them (not urllib3's response), the tap is finished.
     """
     try:
         if raw is None:
             raise ValueError("no body")
-        original_stream, original_close = raw.stream, raw.close
+        cls = type(raw)
+        if not (callable(getattr(cls, "stream", None)) and callable(getattr(cls, "close", None))):
+            raise ValueError("not a urllib3 response")
+        ref = weakref.ref(raw)
 
         def stream(*args: Any, **kwargs: Any) -> Iterator[bytes]:
+            target = ref()
+            if target is None:
+                return
             decoded = kwargs.get("decode_content", args[1] if len(args) > 1 else None)
-            for chunk in original_stream(*args, **kwargs):
+            for chunk in cls.stream(target, *args, **kwargs):
                 if decoded:
                     tap.feed(chunk)
                 yield chunk
             tap.finish()
 
         def close() -> Any:
+            target = ref()
             try:
-                return original_close()
+                return cls.close(target) if target is not None else None
             finally:
-                tap.finish()
+                tap.finish_on_close()
 
         raw.stream, raw.close = stream, close
     except Exception:

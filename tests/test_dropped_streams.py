@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +136,37 @@ def test_responses_held_until_exit_still_export_their_spans(fake: FakeEightByEig
     assert {(log["trace_id"], log["span_id"]) for log in ours} == {
         (s["context"]["trace_id"], s["context"]["span_id"]) for s in spans
     }
+
+
+def test_exit_waits_for_the_dropped_responses_being_finished(fake: FakeEightByEight, tmp_path: Path) -> None:
+    fake.script("POST", MESSAGES, error_envelope(1002, "Invalid MSISDN", 400))
+    env = {**os.environ, "EIGHTXEIGHT_URL": fake.url}
+    app = Path(__file__).parent / "apps" / "dropped_before_exit.py"
+    completed = subprocess.run(
+        [sys.executable, str(app)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert lines[0] == "statuses [400, 400, 400]"
+    assert lines[1:] == ["exported invalid_request"] * 3
+
+
+def test_a_dropped_requests_stream_frees_its_connection_at_once(
+    fake: FakeEightByEight, telemetry: Telemetry, instrumented: EightByEightInstrumentor
+) -> None:
+    """No reference cycle through the tapped ``raw``: dropping the response frees the urllib3 response (and its
+    socket) right away, as without otel-8x8, not at the next garbage collection."""
+    fake.script("POST", MESSAGES, error_envelope(1002, "Invalid MSISDN", 400))
+    gc.disable()
+    try:
+        response = requests.post(fake.url + MESSAGES, json={}, headers=AUTH, stream=True)
+        raw = weakref.ref(response.raw)
+        del response
+        freed = raw() is None
+    finally:
+        gc.enable()
+
+    assert freed
+    [span] = _wait_for_spans(telemetry, 1)
+    assert (span.attributes or {})["com.8x8.error.category"] == "invalid_request"

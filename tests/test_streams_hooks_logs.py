@@ -367,3 +367,32 @@ def test_requests_raw_stays_the_library_object(fake: FakeEightByEight, telemetry
     assert observed == plain
     [span] = telemetry.client_spans()
     assert (span.attributes or {})["com.8x8.error.category"] == "invalid_request"
+
+
+class _Strange(Exception):
+    """An application exception whose ``response`` attribute itself raises."""
+
+    @property
+    def response(self) -> Any:
+        raise RuntimeError("no response here")
+
+
+@pytest.mark.parametrize("client", ["requests", "httpx"])
+def test_an_exception_from_a_hook_reaches_the_app_unchanged_whatever_it_carries(
+    client: str, fake: FakeEightByEight, telemetry: Telemetry, instrumented: EightByEightInstrumentor
+) -> None:
+    strange = _Strange("raised by the app's hook")
+
+    def raise_it(*args: Any, **kwargs: Any) -> None:
+        raise strange
+
+    with pytest.raises(_Strange) as raised:
+        if client == "requests":
+            requests.post(fake.url + MESSAGES, json={}, headers=AUTH, hooks={"response": raise_it})
+        else:
+            with httpx.Client(event_hooks={"response": [raise_it]}) as http:
+                http.post(fake.url + MESSAGES, json={}, headers=AUTH)
+
+    assert raised.value is strange
+    [span] = telemetry.client_spans()
+    assert str((span.attributes or {})["error.type"]).endswith("_Strange")
