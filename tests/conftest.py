@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import logging
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +19,8 @@ from opentelemetry.trace import SpanKind
 
 from otel_8x8 import EightByEightInstrumentor
 from otel_8x8.testing import FakeEightByEight
+
+from .support import on_error_logger, serving
 
 try:  # the logging handler moved from the SDK to opentelemetry-instrumentation-logging in 2025
     from opentelemetry.instrumentation.logging.handler import LoggingHandler
@@ -74,13 +74,10 @@ def telemetry() -> Iterator[Telemetry]:
     logs = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
     logger_provider = LoggerProvider()
     logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
-    handler = LoggingHandler(logger_provider=logger_provider)
-    logger = logging.getLogger("otel_8x8")
-    logger.addHandler(handler)
     try:
-        yield Telemetry(tracer_provider, meter_provider, spans, reader, logs)
+        with on_error_logger(LoggingHandler(logger_provider=logger_provider)):
+            yield Telemetry(tracer_provider, meter_provider, spans, reader, logs)
     finally:
-        logger.removeHandler(handler)
         meter_provider.shutdown()
         tracer_provider.shutdown()
 
@@ -144,12 +141,5 @@ class _PlainHandler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def other_server() -> Iterator[str]:
     """Base URL of a local server that is not configured as 8x8."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _PlainHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), _PlainHandler)) as server:
         yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)

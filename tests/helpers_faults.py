@@ -36,6 +36,7 @@ from otel_8x8 import EightByEightInstrumentor
 from otel_8x8.testing import FakeEightByEight
 
 from .conftest import API_KEY, Telemetry
+from .support import on_error_logger
 
 try:  # the logging handler moved from the SDK to opentelemetry-instrumentation-logging in 2025
     from opentelemetry.instrumentation.logging.handler import LoggingHandler
@@ -435,12 +436,10 @@ def check_logging_never_loops(
     handler = HttpCallingHandler(fake.url + MESSAGES)
     level = logger.level
     logger.setLevel(logging.DEBUG)  # setLevel, not an assignment: it clears the children's level caches
-    logger.addHandler(handler)
     try:
-        with instrumented(telemetry, [fake.netloc]):
+        with on_error_logger(handler), instrumented(telemetry, [fake.netloc]):
             outcome = CAPTURING_CLIENTS[client]("POST", fake.url + MESSAGES, json={"text": "FAIL 1002"})
     finally:
-        logger.removeHandler(handler)
         logger.setLevel(level)
 
     assert outcome.error is None and outcome.unchanged()

@@ -1,13 +1,23 @@
-"""Helpers shared by the tests that run apps and servers in subprocesses."""
+"""Helpers shared by the tests: apps and servers in subprocesses or threads, the error logger's handlers."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import socketserver
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from otel_8x8.recorder import LOGGER_NAME
+
+ServerT = TypeVar("ServerT", bound=socketserver.BaseServer)
+HandlerT = TypeVar("HandlerT", bound=logging.Handler)
 
 INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
 """``opentelemetry-instrument`` of the Python running the tests."""
@@ -63,3 +73,28 @@ def stop_process(process: subprocess.Popen[Any]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=15)
+
+
+@contextmanager
+def on_error_logger(handler: HandlerT) -> Iterator[HandlerT]:
+    """``handler`` on otel-8x8's error logger for the duration of the block."""
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+
+
+@contextmanager
+def serving(server: ServerT) -> Iterator[ServerT]:
+    """``server`` answering on a thread of its own for the duration of the block, then shut down and closed."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+        assert not thread.is_alive()

@@ -28,7 +28,7 @@ from otel_8x8.testing import FakeEightByEight, error_envelope
 from otel_8x8.testing.console import parse_console_output
 
 from .conftest import API_KEY, Telemetry
-from .support import app_environment, run_instrumented
+from .support import app_environment, on_error_logger, run_instrumented
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 MESSAGES = "/api/v1/subaccounts/acme/messages"
@@ -97,17 +97,13 @@ def test_dropping_a_streamed_error_while_holding_a_lock_the_log_handler_needs_do
     fake.script("POST", MESSAGES, error_envelope(1002, "Invalid MSISDN", 400))
     lock = threading.Lock()
     handler = _LockingHandler(lock)
-    logger = logging.getLogger("otel_8x8")
-    logger.addHandler(handler)
-    try:
+    with on_error_logger(handler):
         with lock:  # finishing on this thread, in the finalizer, would wait for this lock: a deadlock
             _drop_streamed_error(client, fake.url + MESSAGES)
         [span] = _wait_for_spans(telemetry, 1)
         deadline = time.monotonic() + 10
         while not handler.threads and time.monotonic() < deadline:
             time.sleep(0.01)
-    finally:
-        logger.removeHandler(handler)
 
     assert handler.threads and threading.get_ident() not in handler.threads
     assert not handler.gave_up

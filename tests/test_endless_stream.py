@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import threading
 import tracemalloc
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +14,7 @@ import requests
 from otel_8x8 import EightByEightInstrumentor
 
 from .conftest import Telemetry
+from .support import serving
 
 CHUNK = b"x" * 65536
 READ = 4 << 20  # what the app reads before it gives up
@@ -47,13 +47,8 @@ class _Endless(http.server.BaseHTTPRequestHandler):
 def endless() -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Endless)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _read_requests(url: str) -> int:

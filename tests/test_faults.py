@@ -52,6 +52,7 @@ from .helpers_faults import (
     refused_netloc,
     three_calls,
 )
+from .support import on_error_logger
 
 CLIENT_NAMES = list(CAPTURING_CLIENTS)
 
@@ -159,13 +160,8 @@ def test_logging_handler_that_raises(
     client: str, fake: FakeEightByEight, refused: str, telemetry: Telemetry, capfd: Any
 ) -> None:
     handler = RaisingHandler()
-    logger = logging.getLogger("otel_8x8")
-    logger.addHandler(handler)
-    try:
-        with instrumented(telemetry, [fake.netloc, refused]):
-            three_calls(client, fake, refused)
-    finally:
-        logger.removeHandler(handler)
+    with on_error_logger(handler), instrumented(telemetry, [fake.netloc, refused]):
+        three_calls(client, fake, refused)
 
     assert handler.calls == 1
     spans = telemetry.client_spans()
@@ -186,14 +182,9 @@ def test_logging_handler_error_is_reported_by_logging_only(
 ) -> None:
     monkeypatch.setattr(logging, "raiseExceptions", raise_exceptions)
     handler = ConventionalFailingHandler()
-    logger = logging.getLogger("otel_8x8")
-    logger.addHandler(handler)
-    try:
-        with instrumented(telemetry, [fake.netloc, refused]):
-            for client in CLIENT_NAMES:
-                three_calls(client, fake, refused)
-    finally:
-        logger.removeHandler(handler)
+    with on_error_logger(handler), instrumented(telemetry, [fake.netloc, refused]):
+        for client in CLIENT_NAMES:
+            three_calls(client, fake, refused)
 
     assert handler.calls == 3
     out, err = capsys.readouterr()
@@ -229,14 +220,13 @@ def test_exporters_that_raise(client: str, fake: FakeEightByEight, refused: str,
     log_exporter = _RaisingLogExporter()
     logger_provider = LoggerProvider()
     logger_provider.add_log_record_processor(SimpleLogRecordProcessor(log_exporter))
-    handler = LoggingHandler(logger_provider=logger_provider)
-    logger = logging.getLogger("otel_8x8")
-    logger.addHandler(handler)
     try:
-        with instrumented(telemetry, [fake.netloc, refused]):
+        with (
+            on_error_logger(LoggingHandler(logger_provider=logger_provider)),
+            instrumented(telemetry, [fake.netloc, refused]),
+        ):
             three_calls(client, fake, refused)
     finally:
-        logger.removeHandler(handler)
         logger_provider.shutdown()
 
     assert span_exporter.calls == 3
@@ -437,16 +427,15 @@ def test_exporter_http_calls_are_not_instrumented(
     log_exporter = _RequestsLogExporter(collector.url + "/v1/logs")
     logger_provider = LoggerProvider()
     logger_provider.add_log_record_processor(SimpleLogRecordProcessor(log_exporter))
-    handler = LoggingHandler(logger_provider=logger_provider)
-    logger = logging.getLogger("otel_8x8")
-    logger.addHandler(handler)
     call = CAPTURING_CLIENTS[client]
     try:
-        with instrumented(telemetry, [fake.netloc, collector.netloc]):
+        with (
+            on_error_logger(LoggingHandler(logger_provider=logger_provider)),
+            instrumented(telemetry, [fake.netloc, collector.netloc]),
+        ):
             outcomes = [call("POST", fake.url + MESSAGES, json={"text": t}) for t in ("hi", "FAIL 1002", "FAIL 2000")]
             span_processor.force_flush()
     finally:
-        logger.removeHandler(handler)
         logger_provider.shutdown()
 
     assert [o.response.status_code for o in outcomes] == [200, 400, 500]

@@ -35,6 +35,8 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
 from otel_8x8 import EightByEightInstrumentor
 
+from .support import on_error_logger
+
 CALLS = 100_000
 WARM_UP = 20_000
 # Calls traced before the window: the template cache (2048 paths) turns over and its dictionary, rebuilt
@@ -164,14 +166,12 @@ def _quiet_logger() -> Iterator[_CountingHandler]:
     attaches its capturing handler (which keeps every record) to loggers that do not propagate when
     the test starts."""
     logger = logging.getLogger("otel_8x8")
-    handler = _CountingHandler()
-    logger.addHandler(handler)
     propagate, logger.propagate = logger.propagate, False
     try:
-        yield handler
+        with on_error_logger(_CountingHandler()) as handler:
+            yield handler
     finally:
         logger.propagate = propagate
-        logger.removeHandler(handler)
 
 
 def _live_blocks() -> int:

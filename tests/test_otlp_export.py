@@ -45,7 +45,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from otel_8x8.testing import FakeEightByEight
 
-from .support import app_environment, free_port, run_instrumented
+from .support import app_environment, free_port, run_instrumented, stop_process
 
 Message = Any  # a protobuf message (google.protobuf has no type hints installed)
 
@@ -316,13 +316,7 @@ def test_spans_and_logs_reach_oteltap_over_otlp_http(fake: FakeEightByEight, tmp
 
         wait_until(complete, "4 spans and 2 error log records in oteltap")
     finally:
-        if receiver.poll() is None:
-            receiver.terminate()
-            try:
-                receiver.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                receiver.kill()
-                receiver.wait(timeout=15)
+        stop_process(receiver)
 
     spans, logs = read_ndjson(output)
     assert sorted(span["name"] for span in spans) == [LOOKUP, SEND, SEND, SEND]

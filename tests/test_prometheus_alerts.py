@@ -7,7 +7,6 @@ missing). A missing binary fails the tests: nothing is skipped.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -22,7 +21,7 @@ import pytest
 
 from otel_8x8.testing import FakeEightByEight, error_envelope
 
-from .support import INSTRUMENT, free_port, stop_process
+from .support import INSTRUMENT, app_environment, free_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 ALERTS = ROOT / "examples" / "alerts"
@@ -122,18 +121,15 @@ def test_auth_alert_fires_in_prometheus_scraping_an_instrumented_app(
     fake = fake_answering_1200
     metrics_port, prometheus_port = free_port(), free_port()
     (tmp_path / "app.py").write_text(APP, encoding="utf-8")
-    env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
-    env.update(
+    env = app_environment(
+        f"{fake.netloc}=sms",
         OTEL_SERVICE_NAME="sms-notifier",
         OTEL_TRACES_EXPORTER="none",
         OTEL_LOGS_EXPORTER="none",
         OTEL_METRICS_EXPORTER="prometheus",
         OTEL_EXPORTER_PROMETHEUS_HOST="127.0.0.1",
         OTEL_EXPORTER_PROMETHEUS_PORT=str(metrics_port),
-        OTEL_PYTHON_8X8_HOSTS=f"{fake.netloc}=sms",
         EIGHTXEIGHT_SMS_URL=fake.url,
-        NO_PROXY="127.0.0.1",
-        no_proxy="127.0.0.1",
     )
     config = tmp_path / "prometheus.yml"
     config.write_text(

@@ -41,6 +41,7 @@ from otel_8x8.receipts import (
 )
 
 from .conftest import Telemetry
+from .support import serving
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -388,16 +389,8 @@ def test_a_no_error_code_on_a_delivered_receipt_is_not_an_error() -> None:
 
 @contextmanager
 def wsgi_server(app: WSGIApplication) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(make_server("127.0.0.1", 0, app, threaded=True)) as server:
         yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-        assert not thread.is_alive()
 
 
 def server_span_wsgi(app: WSGIApplication, telemetry: Telemetry) -> WSGIApplication:

@@ -19,6 +19,7 @@ from otel_8x8 import EightByEightInstrumentor
 from otel_8x8.testing import FakeEightByEight, Reply, error_envelope
 
 from .conftest import API_KEY, Telemetry
+from .support import on_error_logger
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 MESSAGES = "/api/v1/subaccounts/acme/messages"
@@ -202,12 +203,8 @@ def test_error_log_reads_well_through_a_json_formatter(
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter("%(levelname)s %(name)s %(message)s %(pathname)s %(funcName)s %(lineno)d"))
-    logger = logging.getLogger("otel_8x8")
-    logger.addHandler(handler)
-    try:
+    with on_error_logger(handler):
         requests.post(fake.url + MESSAGES, json={"destination": "+6591234567", "text": "FAIL 1002"}, headers=AUTH)
-    finally:
-        logger.removeHandler(handler)
 
     [line] = stream.getvalue().splitlines()
     record = json.loads(line)
