@@ -49,7 +49,7 @@ class StreamTap:
         self._buffer = bytearray()
         self._overflow = False
         self._done = False
-        self._held = held  # see hold()
+        self._held = held  # see release()
         self._pending = False
         self._handed_over = False  # see hand_over()
         self._lock = threading.Lock()
@@ -68,12 +68,9 @@ class StreamTap:
         else:
             self._buffer += chunk
 
-    def hold(self) -> None:
-        """Until ``release()``, a ``finish()`` waits (the span stays open while a response hook runs)."""
-        with self._lock:
-            self._held = True
-
     def release(self) -> None:
+        """End the hold a tap made with ``held=True`` starts in: a ``finish()`` until now waited for this
+        (the span stays open while the response hook runs)."""
         with self._lock:
             self._held = False
             pending = self._pending
