@@ -45,13 +45,15 @@ CALLS: dict[str, tuple[str, dict[str, str], int]] = {
     "error": (URL, FAIL, 400),
     "other": (OTHER_URL, SEND, 200),
 }
-VARIANTS = ("none", "contrib", "contrib-stable", "otel-8x8", "otel-8x8-nolog")
+VARIANTS = ("none", "contrib", "contrib-stable", "otel-8x8", "otel-8x8-nolog", "floor-contrib", "floor-otel-8x8")
 """contrib: opentelemetry-instrumentation-requests / -httpx as installed (old HTTP conventions: 4 span attributes);
 contrib-stable: the same with OTEL_SEMCONV_STABILITY_OPT_IN=http (the stable conventions otel-8x8 follows);
-otel-8x8-nolog: otel-8x8 with OTEL_PYTHON_8X8_LOG_ERRORS=false (error calls only: what the log record costs)."""
+otel-8x8-nolog: otel-8x8 with OTEL_PYTHON_8X8_LOG_ERRORS=false (error calls only: what the log record costs);
+floor-X: no instrumentation, but the telemetry X recorded for this call (captured once) recorded again per call
+straight through the OpenTelemetry API (``replay.py``): what the SDK alone charges for X's telemetry."""
 PLAN = {
-    "success": ("none", "contrib", "contrib-stable", "otel-8x8"),
-    "error": ("none", "contrib", "contrib-stable", "otel-8x8", "otel-8x8-nolog"),
+    "success": ("none", "contrib", "contrib-stable", "otel-8x8", "floor-contrib", "floor-otel-8x8"),
+    "error": ("none", "contrib", "contrib-stable", "otel-8x8", "otel-8x8-nolog", "floor-contrib", "floor-otel-8x8"),
     "other": ("none", "otel-8x8"),  # contrib traces every host: nothing to compare there
 }
 TARGET_RATIO = 0.8
@@ -63,10 +65,37 @@ _COLLECTED = re.compile(r"Collected : (\d+)")
 # --------------------------------------------------------------------------------------------------
 
 
+def _instrument(client: str, which: str, **providers: Any) -> Callable[[], None]:
+    """Instrument ``client`` with contrib's instrumentation or otel-8x8 (on ``providers`` if given); returns the
+    uninstrument call."""
+    from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+
+    instrumentor: BaseInstrumentor
+    if which == "otel-8x8":
+        from otel_8x8 import EightByEightInstrumentor
+
+        instrumentor = EightByEightInstrumentor()
+    elif client == "requests":
+        from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+        instrumentor = RequestsInstrumentor()
+    else:
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+        instrumentor = HTTPXClientInstrumentor()
+    instrumentor.instrument(**providers)
+
+    def uninstrument() -> None:
+        instrumentor.uninstrument()
+
+    return uninstrument
+
+
 def _run_child(client: str, call: str, variant: str, calls: int) -> None:
     import httpx
     from inprocess import LogSink, MetricSink, SpanSink, httpx_real_transport, install_sdk, requests_session
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from replay import capture
 
     if variant == "contrib-stable":
         os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "http"
@@ -74,19 +103,6 @@ def _run_child(client: str, call: str, variant: str, calls: int) -> None:
         os.environ["OTEL_PYTHON_8X8_LOG_ERRORS"] = "false"
     reader = PeriodicExportingMetricReader(MetricSink(), export_interval_millis=3_600_000)
     sdk = install_sdk(SpanSink(encode=True), LogSink(encode=True), reader)
-    if variant.startswith("contrib"):
-        if client == "requests":
-            from opentelemetry.instrumentation.requests import RequestsInstrumentor
-
-            RequestsInstrumentor().instrument()
-        else:
-            from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-
-            HTTPXClientInstrumentor().instrument()
-    elif variant.startswith("otel-8x8"):
-        from otel_8x8 import EightByEightInstrumentor
-
-        EightByEightInstrumentor().instrument()
 
     url, body, expected = CALLS[call]
     send: Callable[[], int]
@@ -96,6 +112,19 @@ def _run_child(client: str, call: str, variant: str, calls: int) -> None:
     else:
         http = httpx.Client(transport=httpx_real_transport())
         send = lambda: http.post(url, json=body).status_code  # noqa: E731
+
+    if variant.startswith("floor-"):
+        which = variant.removeprefix("floor-")
+        telemetry = capture(
+            lambda tracer_provider, meter_provider: _instrument(
+                client, which, tracer_provider=tracer_provider, meter_provider=meter_provider
+            ),
+            send,
+        )
+        send = telemetry.around(send)
+    elif variant != "none":
+        _instrument(client, "contrib" if variant.startswith("contrib") else "otel-8x8")
+
     for _ in range(calls):
         if send() != expected:
             raise SystemExit(f"{client} {call}: not answered {expected}")
@@ -180,14 +209,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         ratio = added("success", "otel-8x8") / added("success", "contrib")
         ratio_stable = added("success", "otel-8x8") / added("success", "contrib-stable")
+        floor_ratio = added("success", "floor-otel-8x8") / added("success", "contrib")
+        own = added("success", "otel-8x8") - added("success", "floor-otel-8x8")
+        own_contrib = added("success", "contrib") - added("success", "floor-contrib")
         error_extra = added("error", "otel-8x8") - added("success", "otel-8x8")
         error_extra_nolog = added("error", "otel-8x8-nolog") - added("success", "otel-8x8")
+        error_floor = added("error", "floor-otel-8x8") - added("success", "floor-otel-8x8")
         other = added("other", "otel-8x8")
         results["targets"][client] = {
             "success_ratio": ratio,
             "success_ratio_vs_contrib_stable": ratio_stable,
+            "success_floor_ratio": floor_ratio,
+            "success_own_work": own,
+            "success_own_work_contrib": own_contrib,
             "error_minus_success": error_extra,
             "error_minus_success_without_log_record": error_extra_nolog,
+            "error_minus_success_floor": error_floor,
             "other": other,
         }
         verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
@@ -196,9 +233,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  {client:<9} success: otel-8x8 added / contrib added = {ratio:.2f} ({verdict}; target <= {TARGET_RATIO})"
         )
         print(f"  {'':<9}          ... / contrib-stable added = {ratio_stable:.2f} ({verdict_stable})")
+        print(f"  {'':<9}          the SDK alone recording otel-8x8's telemetry / contrib added = {floor_ratio:.2f}")
+        print(f"  {'':<9}          own work above the SDK floor: otel-8x8 {own:+,.0f}, contrib {own_contrib:+,.0f}")
         share = error_extra / added("success", "otel-8x8")
         print(f"  {'':<9} error - success: {error_extra:+,.0f} ({share:.2f}x what a successful call adds)")
         print(f"  {'':<9}   without the log record: {error_extra_nolog:+,.0f}")
+        print(f"  {'':<9}   the SDK alone recording otel-8x8's error telemetry: {error_floor:+,.0f}")
         print(f"  {'':<9} other host: {other:+,.0f}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
