@@ -2,7 +2,7 @@
 
 Run (from the repository root, in a virtualenv with ``benchmarks/requirements.txt``)::
 
-    python benchmarks/bench_calls.py              # full run: 7 rounds, ~6-7 minutes on 2 cores
+    python benchmarks/bench_calls.py              # full run: 7 rounds, ~8-9 minutes on 2 cores
     python benchmarks/bench_calls.py --quick      # smoke run: 1 round, few calls
 
 What it measures: the CPU time (user + system, all threads: ``time.process_time()``) that the *client*
@@ -12,14 +12,17 @@ process spends per call, export included, for requests, httpx and async httpx, f
 - ``error``: the same call answered with 8x8's error envelope, code 1002 (HTTP 400);
 - ``other``: the same POST to a plain local server that is not an 8x8 host (HTTP 200).
 
-in four variants: ``none`` (SDK set up, nothing instrumented), ``contrib``
-(opentelemetry-instrumentation-requests and -httpx), ``otel-8x8`` alone, and ``both``.
+in five variants: ``none`` (SDK set up, nothing instrumented), ``contrib``
+(opentelemetry-instrumentation-requests and -httpx), ``otel-8x8`` alone, ``both``, and ``floor``: nothing
+instrumented, but the telemetry otel-8x8 records for each kind of call (captured once at start) recorded again
+on every call straight through the OpenTelemetry API (``replay.py``): what the SDK alone charges for that
+telemetry, whoever records it. otel-8x8 minus floor is otel-8x8's own work.
 
 How: the driver (this script without ``--worker``) starts three server processes, so that their CPU is
 not counted: the fake 8x8 API (``FakeEightByEight``, configured as an 8x8 host with ``hosts=[netloc]``),
 a plain HTTP server for the other host, and an OTLP/HTTP receiver (``oteltap``, which decodes and
 counts everything it receives). Each round, for each client, it starts one fresh worker process per
-variant (instrumentors are process-global), all four alive at once. A worker sets up the SDK as an
+variant (instrumentors are process-global), all five alive at once. A worker sets up the SDK as an
 application would:
 
 - traces: ``BatchSpanProcessor`` + ``OTLPSpanExporter`` (HTTP/protobuf) to the receiver;
@@ -29,7 +32,7 @@ application would:
   measured, the export per interval is not.
 
 then warms up and answers the driver's commands: run N calls of a kind, or flush. The driver interleaves
-the four variants in blocks of ``--block`` calls in a shuffled order (so that the load of the machine
+the five variants in blocks of ``--block`` calls in a shuffled order (so that the load of the machine
 weighs on all of them alike), ``--calls`` calls per (client, kind, variant) and round, and ends each kind
 with a flush of the span and log pipelines. A worker's CPU time is counted without gaps between blocks,
 so every span and log record is exported and paid for inside the measurement. The tables show medians
@@ -55,16 +58,18 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TypedDict
 
 from inprocess import Sdk, install_sdk
+from replay import Telemetry, capture
 
 CLIENTS = ("requests", "httpx", "httpx-async")
 KINDS = ("success", "error", "other")
-VARIANTS = ("none", "contrib", "otel-8x8", "both")
+VARIANTS = ("none", "contrib", "otel-8x8", "both", "floor")
 PACKAGES = (
     "otel-8x8",
     "opentelemetry-api",
@@ -250,6 +255,34 @@ def _instrument(variant: str, fake_netloc: str) -> None:
         EightByEightInstrumentor().instrument(hosts=[fake_netloc])
 
 
+def _floor(fake_netloc: str, send: Callable[[], Any]) -> Telemetry | None:
+    """For the ``floor`` variant: what otel-8x8 records for this call, captured once (replay.py); None if nothing."""
+    from otel_8x8 import EightByEightInstrumentor
+
+    def instrument(tracer_provider: Any, meter_provider: Any) -> Callable[[], None]:
+        instrumentor = EightByEightInstrumentor()
+        instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider, hosts=[fake_netloc])
+
+        def uninstrument() -> None:
+            instrumentor.uninstrument()
+
+        return uninstrument
+
+    return capture(instrument, send)
+
+
+def _with_floor(config: WorkerConfig, calls: dict[str, Callable[[], int]]) -> dict[str, Callable[[], int]]:
+    if config["variant"] != "floor":
+        return calls
+    netloc = config["fake_url"].partition("://")[2]
+    wrapped = dict(calls)
+    for kind, call in calls.items():
+        floor = _floor(netloc, call)
+        if floor is not None:
+            wrapped[kind] = floor.around(call)
+    return wrapped
+
+
 def _targets(config: WorkerConfig) -> dict[str, tuple[str, dict[str, str]]]:
     messages = f"{config['fake_url']}/api/v1/subaccounts/{SUBACCOUNT}/messages"
     return {
@@ -345,7 +378,8 @@ def _run_worker(config: WorkerConfig) -> None:
             def requests_call(url: str, body: dict[str, str]) -> Callable[[], int]:
                 return lambda: session.post(url, json=body, headers=HEADERS).status_code
 
-            _serve_sync({kind: requests_call(*target) for kind, target in targets.items()}, telemetry, config["warmup"])
+            calls = _with_floor(config, {kind: requests_call(*target) for kind, target in targets.items()})
+            _serve_sync(calls, telemetry, config["warmup"])
     elif config["client"] == "httpx":
         import httpx
 
@@ -354,7 +388,8 @@ def _run_worker(config: WorkerConfig) -> None:
             def httpx_call(url: str, body: dict[str, str]) -> Callable[[], int]:
                 return lambda: client.post(url, json=body, headers=HEADERS).status_code
 
-            _serve_sync({kind: httpx_call(*target) for kind, target in targets.items()}, telemetry, config["warmup"])
+            calls = _with_floor(config, {kind: httpx_call(*target) for kind, target in targets.items()})
+            _serve_sync(calls, telemetry, config["warmup"])
     else:
         import httpx
 
@@ -368,6 +403,13 @@ def _run_worker(config: WorkerConfig) -> None:
                     return call
 
                 calls = {kind: async_call(*target) for kind, target in targets.items()}
+                if config["variant"] == "floor":  # otel-8x8 records the same for a sync call: captured with one
+                    netloc = config["fake_url"].partition("://")[2]
+                    with httpx.Client() as sync_client:
+                        for kind, (url, body) in targets.items():
+                            floor = _floor(netloc, partial(sync_client.post, url, json=body, headers=HEADERS))
+                            if floor is not None:
+                                calls[kind] = floor.around_async(calls[kind])
                 await _serve_async(calls, telemetry, config["warmup"])
 
         asyncio.run(run_async())
@@ -420,7 +462,7 @@ class _Worker:
 def _run_round(
     client: str, configs: dict[str, WorkerConfig], calls: int, block: int, rng: random.Random
 ) -> list[WorkerResult]:
-    """All four variants of one client, alive at once, measured in interleaved blocks of calls."""
+    """All variants of one client, alive at once, measured in interleaved blocks of calls."""
     workers = {variant: _Worker(config) for variant, config in configs.items()}
     try:
         for worker in workers.values():
@@ -455,8 +497,8 @@ def _run_round(
                 client=client,
                 cpu_us={k: cpu[variant][k] / measured * 1e6 for k in KINDS},
                 wall_us={k: wall[variant][k] / measured * 1e6 for k in KINDS},
-                spans={"none": 0, "contrib": 3, "otel-8x8": 2, "both": 3}[variant] * per_kind,
-                log_records=per_kind if variant in ("otel-8x8", "both") else 0,
+                spans={"none": 0, "contrib": 3, "otel-8x8": 2, "both": 3, "floor": 2}[variant] * per_kind,
+                log_records=per_kind if variant in ("otel-8x8", "both", "floor") else 0,
             )
         )
     return results
@@ -578,7 +620,8 @@ def _summarise(rounds: list[list[WorkerResult]]) -> dict[str, Any]:
     diffs: dict[str, dict[str, dict[str, list[float]]]] = {
         c: {k: {v: [] for v in VARIANTS if v != "none"} for k in KINDS} for c in CLIENTS
     }
-    error_extra: dict[str, list[float]] = {c: [] for c in CLIENTS}
+    error_extra: dict[str, dict[str, list[float]]] = {c: {"otel-8x8": [], "floor": []} for c in CLIENTS}
+    own: dict[str, list[float]] = {c: [] for c in CLIENTS}  # otel-8x8 - floor, success call, same round
     for results in rounds:
         by = {(r["client"], r["variant"]): r for r in results}
         for client in CLIENTS:
@@ -592,11 +635,13 @@ def _summarise(rounds: list[list[WorkerResult]]) -> dict[str, Any]:
                 for variant in VARIANTS[1:]:
                     if (client, variant) in by:
                         diffs[client][kind][variant].append(by[client, variant]["cpu_us"][kind] - base)
-            if (client, "none") in by and (client, "otel-8x8") in by:
-                with_us, without = by[client, "otel-8x8"]["cpu_us"], by[client, "none"]["cpu_us"]
-                error_extra[client].append(
-                    (with_us["error"] - without["error"]) - (with_us["success"] - without["success"])
-                )
+            for variant, extra in error_extra[client].items():
+                if (client, "none") in by and (client, variant) in by:
+                    with_us, without = by[client, variant]["cpu_us"], by[client, "none"]["cpu_us"]
+                    extra.append((with_us["error"] - without["error"]) - (with_us["success"] - without["success"]))
+            if (client, "otel-8x8") in by and (client, "floor") in by:
+                ours_us, floor_us = by[client, "otel-8x8"]["cpu_us"], by[client, "floor"]["cpu_us"]
+                own[client].append(ours_us["success"] - floor_us["success"])
     median = {c: {k: {v: _median(raw[c][k][v]) for v in VARIANTS} for k in KINDS} for c in CLIENTS}
     overhead = {c: {k: {v: _median(d) for v, d in diffs[c][k].items()} for k in KINDS} for c in CLIENTS}
     spread = {
@@ -608,12 +653,16 @@ def _summarise(rounds: list[list[WorkerResult]]) -> dict[str, Any]:
         contrib = overhead[client]["success"]["contrib"]
         other = diffs[client]["other"]["otel-8x8"]
         noise = _noise(other)
+        floor = overhead[client]["success"]["floor"]
         checks[client] = {
             "success_ratio_ours_to_contrib": ours / contrib if contrib else float("nan"),
             "success_ratio_met": bool(contrib) and ours / contrib <= TARGET_RATIO,
-            "error_minus_success_overhead_us": _median(error_extra[client]),
+            "success_ratio_floor_to_contrib": floor / contrib if contrib else float("nan"),
+            "success_own_work_us": _median(own[client]),
+            "error_minus_success_overhead_us": _median(error_extra[client]["otel-8x8"]),
             "error_minus_success_raw_us": median[client]["error"]["otel-8x8"] - median[client]["success"]["otel-8x8"],
-            "error_extra_met": _median(error_extra[client]) <= TARGET_ERROR_EXTRA_US,
+            "error_extra_met": _median(error_extra[client]["otel-8x8"]) <= TARGET_ERROR_EXTRA_US,
+            "error_minus_success_floor_us": _median(error_extra[client]["floor"]),
             "other_host_overhead_us": _median(other),
             "other_host_noise_us": noise,
             "other_host_within_noise": bool(other) and math.isfinite(noise) and abs(_median(other)) <= noise,
@@ -663,10 +712,16 @@ def _print_report(machine: dict[str, Any], settings: dict[str, Any], summary: di
             f"(target <= {TARGET_RATIO}: {'met' if c['success_ratio_met'] else 'NOT met'})"
         )
         print(
+            f"  {'':<12}   the SDK alone recording otel-8x8's telemetry (floor) / contrib added = "
+            f"{c['success_ratio_floor_to_contrib']:.2f}; otel-8x8's own work above it: "
+            f"{c['success_own_work_us']:+.1f} µs"
+        )
+        print(
             f"  {'':<12} error - success, otel-8x8 overhead = {c['error_minus_success_overhead_us']:+.1f} µs "
             f"(raw {c['error_minus_success_raw_us']:+.1f} µs; target <= {TARGET_ERROR_EXTRA_US:.0f}: "
             f"{'met' if c['error_extra_met'] else 'NOT met'})"
         )
+        print(f"  {'':<12}   the same for the floor: {c['error_minus_success_floor_us']:+.1f} µs")
         print(
             f"  {'':<12} other host, otel-8x8 overhead = {c['other_host_overhead_us']:+.1f} µs "
             + (

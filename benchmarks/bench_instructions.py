@@ -121,6 +121,8 @@ def _run_child(client: str, call: str, variant: str, calls: int) -> None:
             ),
             send,
         )
+        if telemetry is None:
+            raise SystemExit(f"{client} {call}: {which} recorded no span")
         send = telemetry.around(send)
     elif variant != "none":
         _instrument(client, "contrib" if variant.startswith("contrib") else "otel-8x8")

@@ -15,11 +15,13 @@ recording the same telemetry with the same SDK pays. ``bench_instructions.py`` c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import Token
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry import context, metrics, propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader, NumberDataPoint
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -28,6 +30,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, Status
 from opentelemetry.util.types import Attributes
 
+T = TypeVar("T")
 Instrument = Callable[[TracerProvider, MeterProvider], Callable[[], None]]
 """Instruments with the given providers; returns what uninstruments."""
 
@@ -71,8 +74,41 @@ class Telemetry:
     points: Sequence[Point]
     records: Sequence[Record] = field(default_factory=tuple)
 
-    def around(self, send: Callable[[], Any]) -> Callable[[], Any]:
+    def around(self, send: Callable[[], T]) -> Callable[[], T]:
         """``send`` (uninstrumented) with this telemetry recorded through the global providers, per call."""
+        start, finish = self._recording()
+
+        def call() -> T:
+            span, token = start()
+            try:
+                result = send()
+                finish(span)
+            finally:
+                context.detach(token)
+                span.end()
+            return result
+
+        return call
+
+    def around_async(self, send: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
+        """The same for a coroutine function."""
+        start, finish = self._recording()
+
+        async def call() -> T:
+            span, token = start()
+            try:
+                result = await send()
+                finish(span)
+            finally:
+                context.detach(token)
+                span.end()
+            return result
+
+        return call
+
+    def _recording(self) -> tuple[Callable[[], tuple[trace.Span, Token[Context]]], Callable[[trace.Span], None]]:
+        """What happens before the call (span started and current, trace context injected) and after it
+        (status, events, metric points, log records)."""
         tracer = trace.get_tracer("floor")
         meter = metrics.get_meter("floor")
         measures: list[tuple[Callable[[float, Attributes], None], float, Attributes]] = []
@@ -91,29 +127,26 @@ class Telemetry:
         )
         has_status = status.status_code is not trace.StatusCode.UNSET
 
-        def call() -> Any:
+        def start() -> tuple[trace.Span, Token[Context]]:
             span = tracer.start_span(name, kind=kind, attributes=attributes)
             token = context.attach(trace.set_span_in_context(span))
-            try:
-                carrier: dict[str, str] = {}
-                propagate.inject(carrier)
-                result = send()
-                if has_status:
-                    span.set_status(status)
-                for event_name, event_attributes in events:
-                    span.add_event(event_name, event_attributes)
-                for measure, value, point_attributes in measures:
-                    measure(value, point_attributes)
-                for logger, r in loggers:
-                    logger.handle(
-                        logger.makeRecord(r.name, r.level, r.pathname, r.lineno, r.msg, r.args, None, r.func, r.extra)
-                    )
-            finally:
-                context.detach(token)
-                span.end()
-            return result
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+            return span, token
 
-        return call
+        def finish(span: trace.Span) -> None:
+            if has_status:
+                span.set_status(status)
+            for event_name, event_attributes in events:
+                span.add_event(event_name, event_attributes)
+            for measure, value, point_attributes in measures:
+                measure(value, point_attributes)
+            for logger, r in loggers:
+                logger.handle(
+                    logger.makeRecord(r.name, r.level, r.pathname, r.lineno, r.msg, r.args, None, r.func, r.extra)
+                )
+
+        return start, finish
 
 
 class _Keep(logging.Handler):
@@ -125,8 +158,9 @@ class _Keep(logging.Handler):
         self.records.append(record)
 
 
-def capture(instrument: Instrument, send: Callable[[], Any]) -> Telemetry:
-    """Make one call with ``instrument`` active (on providers of its own) and return what it recorded."""
+def capture(instrument: Instrument, send: Callable[[], Any]) -> Telemetry | None:
+    """Make one call with ``instrument`` active (on providers of its own) and return what it recorded (None: no
+    span). Its log records reach no handler but the capture's."""
     spans = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
@@ -134,14 +168,17 @@ def capture(instrument: Instrument, send: Callable[[], Any]) -> Telemetry:
     meter_provider = MeterProvider(metric_readers=[reader])
     keep = _Keep()
     root = logging.getLogger()
+    handlers = root.handlers[:]
     uninstrument = instrument(tracer_provider, meter_provider)
-    root.addHandler(keep)
+    root.handlers[:] = [keep]
     try:
         send()
     finally:
-        root.removeHandler(keep)
+        root.handlers[:] = handlers
         uninstrument()
     finished = spans.get_finished_spans()
+    if not finished:
+        return None
     if len(finished) != 1:
         raise RuntimeError(f"expected one span from the instrumentation, got {len(finished)}")
     span: ReadableSpan = finished[0]
