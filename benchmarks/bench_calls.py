@@ -2,7 +2,7 @@
 
 Run (from the repository root, in a virtualenv with ``benchmarks/requirements.txt``)::
 
-    python benchmarks/bench_calls.py              # full run: 7 rounds, ~8-9 minutes on 2 cores
+    python benchmarks/bench_calls.py              # full run: 7 rounds, ~7 minutes on 2 cores
     python benchmarks/bench_calls.py --quick      # smoke run: 1 round, few calls
 
 What it measures: the CPU time (user + system, all threads: ``time.process_time()``) that the *client*

@@ -2,7 +2,7 @@
 
 Run (from the repository root; needs valgrind, e.g. Debian's package)::
 
-    python benchmarks/bench_instructions.py            # requests and httpx, ~6 minutes on 2 cores
+    python benchmarks/bench_instructions.py            # requests and httpx, ~18 minutes on 2 cores
     python benchmarks/bench_instructions.py --clients requests --calls 50,200
 
 CPU time on a shared VM moves by 10-30 % from run to run (see bench_calls.py), which is as large as the
