@@ -74,9 +74,10 @@ class Telemetry:
     points: Sequence[Point]
     records: Sequence[Record] = field(default_factory=tuple)
 
-    def around(self, send: Callable[[], T]) -> Callable[[], T]:
-        """``send`` (uninstrumented) with this telemetry recorded through the global providers, per call."""
-        start, finish = self._recording()
+    def around(self, send: Callable[[], T], *providers: Any) -> Callable[[], T]:
+        """``send`` (uninstrumented) with this telemetry recorded per call, through the global providers or
+        the given ``tracer_provider, meter_provider``."""
+        start, finish = self._recording(*providers)
 
         def call() -> T:
             span, token = start()
@@ -90,9 +91,9 @@ class Telemetry:
 
         return call
 
-    def around_async(self, send: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
+    def around_async(self, send: Callable[[], Awaitable[T]], *providers: Any) -> Callable[[], Awaitable[T]]:
         """The same for a coroutine function."""
-        start, finish = self._recording()
+        start, finish = self._recording(*providers)
 
         async def call() -> T:
             span, token = start()
@@ -106,11 +107,13 @@ class Telemetry:
 
         return call
 
-    def _recording(self) -> tuple[Callable[[], tuple[trace.Span, Token[Context]]], Callable[[trace.Span], None]]:
+    def _recording(
+        self, tracer_provider: Any = None, meter_provider: Any = None
+    ) -> tuple[Callable[[], tuple[trace.Span, Token[Context]]], Callable[[trace.Span], None]]:
         """What happens before the call (span started and current, trace context injected) and after it
         (status, events, metric points, log records)."""
-        tracer = trace.get_tracer("floor")
-        meter = metrics.get_meter("floor")
+        tracer = trace.get_tracer("floor", tracer_provider=tracer_provider)
+        meter = metrics.get_meter("floor", meter_provider=meter_provider)
         measures: list[tuple[Callable[[float, Attributes], None], float, Attributes]] = []
         for point in self.points:
             if point.kind == "histogram":
@@ -160,7 +163,8 @@ class _Keep(logging.Handler):
 
 def capture(instrument: Instrument, send: Callable[[], Any]) -> Telemetry | None:
     """Make one call with ``instrument`` active (on providers of its own) and return what it recorded (None: no
-    span). Its log records reach no handler but the capture's."""
+    span). Its log records reach no handler but the capture's: the handlers of every logger are set aside
+    meanwhile."""
     spans = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
@@ -168,13 +172,17 @@ def capture(instrument: Instrument, send: Callable[[], Any]) -> Telemetry | None
     meter_provider = MeterProvider(metric_readers=[reader])
     keep = _Keep()
     root = logging.getLogger()
-    handlers = root.handlers[:]
+    loggers = [root, *(lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
+    handlers = {logger: logger.handlers[:] for logger in loggers}
     uninstrument = instrument(tracer_provider, meter_provider)
+    for logger in loggers:
+        logger.handlers[:] = []
     root.handlers[:] = [keep]
     try:
         send()
     finally:
-        root.handlers[:] = handlers
+        for logger, kept in handlers.items():
+            logger.handlers[:] = kept
         uninstrument()
     finished = spans.get_finished_spans()
     if not finished:
