@@ -153,38 +153,48 @@ class Telemetry:
 
 
 class _Keep(logging.Handler):
-    def __init__(self) -> None:
+    """Keeps the records of one logger and its children."""
+
+    def __init__(self, name: str) -> None:
         super().__init__(logging.NOTSET)
+        self.name_prefix = name + "."
+        self.logger_name = name
         self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+        if record.name == self.logger_name or record.name.startswith(self.name_prefix):
+            self.records.append(record)
 
 
-def capture(instrument: Instrument, send: Callable[[], Any]) -> Telemetry | None:
+def capture(instrument: Instrument, send: Callable[[], Any], logger: str = "otel_8x8") -> Telemetry | None:
     """Make one call with ``instrument`` active (on providers of its own) and return what it recorded (None: no
-    span). Its log records reach no handler but the capture's: the handlers of every logger are set aside
-    meanwhile."""
+    span). Log records are those of ``logger`` and its children (it must propagate to the root logger); they
+    reach no handler but the capture's: the handlers of every logger are set aside meanwhile."""
     spans = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
-    keep = _Keep()
+    keep = _Keep(logger)
     root = logging.getLogger()
-    loggers = [root, *(lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
-    handlers = {logger: logger.handlers[:] for logger in loggers}
-    uninstrument = instrument(tracer_provider, meter_provider)
-    for logger in loggers:
-        logger.handlers[:] = []
-    root.handlers[:] = [keep]
     try:
-        send()
+        uninstrument = instrument(tracer_provider, meter_provider)
+        loggers = [root, *(lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
+        handlers = {each: each.handlers[:] for each in loggers}
+        for each in loggers:
+            each.handlers[:] = []
+        root.handlers[:] = [keep]
+        try:
+            send()
+        finally:
+            for each, kept in handlers.items():
+                each.handlers[:] = kept
+            uninstrument()
+        finished = spans.get_finished_spans()
+        points = _points(reader)
     finally:
-        for logger, kept in handlers.items():
-            logger.handlers[:] = kept
-        uninstrument()
-    finished = spans.get_finished_spans()
+        tracer_provider.shutdown()
+        meter_provider.shutdown()
     if not finished:
         return None
     if len(finished) != 1:
@@ -196,7 +206,7 @@ def capture(instrument: Instrument, send: Callable[[], Any]) -> Telemetry | None
         dict(span.attributes or {}),
         span.status,
         tuple((event.name, dict(event.attributes or {})) for event in span.events),
-        _points(reader),
+        points,
         tuple(_record(r) for r in keep.records),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -10,10 +11,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def _pins(path: Path) -> dict[str, str]:
     pins: dict[str, str] = {}
     for line in path.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
+        line = line.split("#", 1)[0].split(";", 1)[0].strip()
         if "==" in line:
             name, _, version = line.partition("==")
-            pins[name.strip().lower()] = version.strip()
+            name = name.split("[", 1)[0].strip()
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version.strip()  # PEP 503 names
     return pins
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import requests
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -17,8 +18,13 @@ from otel_8x8.testing import FakeEightByEight
 
 from .conftest import API_KEY, PHONE, Telemetry
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from replay import capture
+_BENCHMARKS = str(Path(__file__).resolve().parent.parent / "benchmarks")
+sys.path.insert(0, _BENCHMARKS)
+try:
+    from replay import Telemetry as Replayed
+    from replay import capture
+finally:
+    sys.path.remove(_BENCHMARKS)
 
 
 def _instrument(fake: FakeEightByEight) -> Callable[[Any, Any], Callable[[], None]]:
@@ -61,7 +67,7 @@ def test_the_floor_records_the_telemetry_otel_8x8_records(
         status = send()
     finally:
         uninstrument()
-    [real] = telemetry.client_spans()
+    assert len(telemetry.client_spans()) == 1
     real_logs = telemetry.log_records()
     assert status == expected and len(real_logs) == (1 if status >= 400 else 0)
 
@@ -69,12 +75,40 @@ def test_the_floor_records_the_telemetry_otel_8x8_records(
     assert captured is not None
     assert len(telemetry.client_spans()) == 1 and len(telemetry.log_records()) == len(real_logs)  # nothing leaked
 
-    replayed_send = captured.around(send, telemetry.tracer_provider, telemetry.meter_provider)
-    assert replayed_send() == status
-    spans = telemetry.client_spans()
-    assert len(spans) == 2
-    replayed = spans[1]
-    assert (replayed.name, replayed.kind) == (real.name, real.kind)
+    assert captured.around(send, telemetry.tracer_provider, telemetry.meter_provider)() == status
+    _assert_replayed(telemetry, captured)
+
+
+async def test_the_floor_of_an_async_call_is_what_otel_8x8_records_for_it(
+    telemetry: Telemetry, fake: FakeEightByEight
+) -> None:
+    """bench_calls.py captures async httpx's floor with a sync httpx call: otel-8x8 records the same for both."""
+    url = f"{fake.url}/api/v1/subaccounts/acme-prod/messages"
+    request: dict[str, Any] = {
+        "json": {"destination": PHONE, "text": "FAIL 1002"},
+        "headers": {"Authorization": f"Bearer {API_KEY}"},
+    }
+    async with httpx.AsyncClient() as client:
+
+        async def send() -> int:
+            return (await client.post(url, **request)).status_code
+
+        uninstrument = _instrument(fake)(telemetry.tracer_provider, telemetry.meter_provider)
+        try:
+            assert await send() == 400
+        finally:
+            uninstrument()
+        with httpx.Client() as sync_client:
+            captured = capture(_instrument(fake), lambda: sync_client.post(url, **request))
+        assert captured is not None
+        assert await captured.around_async(send, telemetry.tracer_provider, telemetry.meter_provider)() == 400
+    _assert_replayed(telemetry, captured)
+
+
+def _assert_replayed(telemetry: Telemetry, captured: Replayed) -> None:
+    """The second client span and its records (the replay's) match the first (otel-8x8's)."""
+    real, replayed = telemetry.client_spans()
+    assert (replayed.name, replayed.kind) == (real.name, real.kind) == (captured.span_name, captured.span_kind)
     assert set(replayed.attributes or {}) == set(real.attributes or {})
     per_call = {"com.8x8.message.umid", "com.8x8.error.id"}  # new for every call of the fake
     assert {k: v for k, v in (replayed.attributes or {}).items() if k not in per_call} == {
@@ -84,9 +118,11 @@ def test_the_floor_records_the_telemetry_otel_8x8_records(
         real.status.status_code,
         real.status.description,
     )
+    assert [name for name, _ in captured.events] == [event.name for event in real.events]
     assert _points(telemetry.metrics, floor=True) == _points(telemetry.metrics, floor=False)
-    replayed_logs = telemetry.log_records()[len(real_logs) :]
-    assert len(replayed_logs) == len(real_logs)
+    logs = telemetry.log_records()
+    assert len(logs) % 2 == 0
+    real_logs, replayed_logs = logs[: len(logs) // 2], logs[len(logs) // 2 :]
     for mine, theirs in zip(replayed_logs, real_logs, strict=True):
         assert mine.severity_number == theirs.severity_number
         assert set(mine.attributes or {}) == set(theirs.attributes or {})
