@@ -68,8 +68,32 @@ def _replace_secret(match: re.Match[str]) -> str:
     return match.group("bearer") + REDACTED
 
 
+_NO_ASCII_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def _may_hold_secret(text: str) -> bool:
+    """False when ``_SECRETS_RE`` cannot match: each of its branches needs ``://``, ``=`` or ``bearer``."""
+    return "=" in text or "://" in text or "bearer" in text.lower()
+
+
+def _may_hold_phone(text: str) -> bool:
+    """False when ``_PHONE_RE`` cannot match: it needs 7 digits (any Unicode digit: only ASCII text is counted)."""
+    return not text.isascii() or len(text) - len(text.translate(_NO_ASCII_DIGITS)) >= 7
+
+
 def _redact(text: str) -> str:
-    text = _SECRETS_RE.sub(_replace_secret, text)
+    """``_redact_all``, skipping the passes that cannot match: the regular expressions are the costly part of an
+    error call's own work, and most messages hold no secret and many no number."""
+    if _may_hold_secret(text):
+        text = _SECRETS_RE.sub(_replace_secret, text)
+    return _redact_phones(text) if _may_hold_phone(text) else text
+
+
+def _redact_all(text: str) -> str:
+    return _redact_phones(_SECRETS_RE.sub(_replace_secret, text))
+
+
+def _redact_phones(text: str) -> str:
     parts = _UUID_SPLIT_RE.split(text) if "-" in text else [text]  # odd indices: the UUIDs
     return "".join(part if index % 2 else _PHONE_RE.sub(REDACTED, part) for index, part in enumerate(parts))
 

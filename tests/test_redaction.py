@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from otel_8x8 import redaction
 from otel_8x8.redaction import MAX_TEXT, redact_text, redact_url
 from otel_8x8.templates import parse_path
 
@@ -266,3 +267,51 @@ def test_a_phone_number_does_not_run_on_into_a_uuid(separator: str, uuid: str) -
 
 def test_a_secret_that_looks_like_a_uuid_is_still_a_secret() -> None:
     assert redact_text(f"url: /x?apikey={UMID}&page=2") == "url: /x?apikey=REDACTED&page=2"
+
+
+ARABIC_INDIC = "".join(chr(0x0660 + d) for d in (9, 1, 2, 3, 4, 5, 6, 7))  # \\d matches these digits too
+FULLWIDTH = "".join(chr(0xFF10 + d) for d in (9, 1, 2, 3, 4, 5, 6, 7))
+
+# Free text as 8x8 messages and exception messages have it: words, digits (ASCII and others), separators, and
+# the pieces that wake the secret and phone passes up.
+message_pieces = st.sampled_from(
+    [
+        "Invalid MSISDN ",
+        "apikey=",
+        "token=",
+        "x=1",
+        "https://",
+        "user:pw@",
+        "Bearer ",
+        "BEARER ",
+        "bEaReR\t",
+        UMID,
+        "+65 9123 4567",
+        "91234",
+        ARABIC_INDIC,
+        FULLWIDTH,
+        " - ",
+        "(",
+        ")",
+        ".",
+        "-",
+        "é",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(message_pieces, st.text(max_size=8)), max_size=12))
+def test_skipping_the_passes_that_cannot_match_changes_nothing(pieces: list[str]) -> None:
+    """The shortcuts (no ``=``, ``://`` or ``bearer``: no secret pass; fewer than 7 digits: no phone pass) give
+    exactly what running every pass gives."""
+    text = "".join(pieces)
+    assert redaction._redact(text) == redaction._redact_all(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [f"Invalid MSISDN {ARABIC_INDIC}", f"Invalid MSISDN {FULLWIDTH}", "call me: 6 5 9 1 2 3 4", "bearer\tabc.def"],
+)
+def test_what_the_shortcuts_must_not_skip(text: str) -> None:
+    assert redaction._redact(text) != text
