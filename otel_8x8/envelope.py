@@ -32,6 +32,8 @@ _MAX_ID_LENGTH = 128
 _MAX_REASONS = 32
 _INT64 = 2**63
 _NUMERIC = re.compile(r"-?[0-9]{1,18}")
+_DECODER = json.JSONDecoder()
+_JSON_WHITESPACE = " \t\n\r"
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,13 @@ def parse_object(body: bytes | None, limit: int = MAX_ENVELOPE_BYTES) -> Mapping
     if not stripped.startswith(b"{"):
         return None
     try:
-        data = json.loads(stripped)
+        if stripped[1:2] == b"\x00":  # UTF-16-LE or UTF-32-LE without a BOM: json.loads tells which
+            data = json.loads(stripped)
+        else:  # what json.loads does with UTF-8, without its encoding detection and whitespace regexes
+            text = stripped.decode("utf-8", "surrogatepass")
+            data, end = _DECODER.raw_decode(text)
+            if end != len(text) and text[end:].strip(_JSON_WHITESPACE):
+                return None  # "Extra data"
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return None
     return data if isinstance(data, dict) else None

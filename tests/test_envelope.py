@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_8x8.envelope import Envelope, parse_envelope
+from otel_8x8.envelope import MAX_ENVELOPE_BYTES, Envelope, parse_envelope, parse_object
 from otel_8x8.recorder import read_error
 
 SEED_EXAMPLE = b"""{
@@ -193,3 +193,45 @@ def test_read_error_redacts_message() -> None:
     assert error.message is not None
     assert "6591234567" not in error.message
     assert error.message.startswith("Invalid MSISDN")
+
+
+def _parsed_by_json_loads(body: bytes) -> object:
+    """The oracle: what ``parse_object`` returned when it called ``json.loads`` on the stripped body."""
+    if not body or len(body) > MAX_ENVELOPE_BYTES:
+        return None
+    stripped = body.lstrip()
+    if not stripped.startswith(b"{"):
+        return None
+    try:
+        data = json.loads(stripped)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=8,
+)
+_padding = st.text(alphabet=" \t\n\r\x0b\x0c", max_size=3)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=40),
+        st.builds(
+            lambda before, value, after, extra, encoding: (before + json.dumps(value) + after + extra).encode(
+                encoding, "surrogatepass"
+            ),
+            _padding,
+            st.dictionaries(st.text(max_size=5), _json_values, max_size=4) | _json_values,
+            _padding,
+            st.sampled_from(["", "", "x", "}", " {}", "\x00", "\ufeff"]),
+            st.sampled_from(["utf-8", "utf-8", "utf-16-le", "utf-32-le"]),
+        ),
+    )
+)
+def test_parse_object_reads_what_json_loads_reads(body: bytes) -> None:
+    assert repr(parse_object(body)) == repr(_parsed_by_json_loads(body))  # repr: NaN is not equal to itself
