@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from opentelemetry import context, propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import (
     is_http_instrumentation_enabled,
     is_instrumentation_enabled,
@@ -29,6 +30,7 @@ from .recorder import Call, HeaderGetter, Recorder, describe_call, read_error
 from .streams import StreamTap
 
 _SUPPRESS_HTTP = context._SUPPRESS_HTTP_INSTRUMENTATION_KEY
+(_SPAN_KEY,) = trace.set_span_in_context(trace.INVALID_SPAN, Context())  # the key the public API puts spans under
 
 Reporter = Callable[["CallScope", Any, Any, bool], None]
 """``report(scope, request, response, raised)``: a hook's way of reading its library's response."""
@@ -86,14 +88,16 @@ class CallScope:
                 self.span = self.interceptor.tracer.start_span(
                     self.call.span_name, kind=SpanKind.CLIENT, attributes=self.call.attributes
                 )
-                ctx = trace.set_span_in_context(self.span, ctx)
-                ctx = context.set_value(_SUPPRESS_HTTP, True, ctx)
+                # One new context for the span, the suppression and the in-call mark: each
+                # context.set_value() would copy the whole context twice.
+                ctx = Context({**ctx, _SPAN_KEY: self.span, _SUPPRESS_HTTP: True, IN_8X8_CALL: True})
             else:
                 current = trace.get_current_span(ctx)
                 if current.is_recording() and getattr(current, "kind", None) is SpanKind.CLIENT:
                     self.span = current
                     self.interceptor.recorder.enrich_start(current, self.call)
-            self._token = context.attach(context.set_value(IN_8X8_CALL, True, ctx))
+                ctx = context.set_value(IN_8X8_CALL, True, ctx)
+            self._token = context.attach(ctx)
             self._start = perf_counter()
         return self
 
