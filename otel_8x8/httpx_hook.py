@@ -10,8 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from functools import lru_cache
 from typing import Any
 
-from .guard import guarded
-from .interceptor import CallScope, Interceptor, response_of
+from .interceptor import CallScope, Interceptor, ResponseAccess, response_of
 from .patching import Patch
 from .streams import StreamTap, finish_when_collected
 
@@ -43,7 +42,7 @@ def _sync_wrapper(interceptor: Interceptor) -> Any:
         request, scope = _scope(interceptor, args, kwargs)
         if scope is None:
             return wrapped(*args, **kwargs)
-        return scope.run(request, lambda: wrapped(*args, **kwargs), _report)
+        return scope.run(request, lambda: wrapped(*args, **kwargs), _RESPONSES)
 
     return send
 
@@ -60,38 +59,26 @@ def _async_wrapper(interceptor: Interceptor) -> Any:
                 response = await wrapped(*args, **kwargs)
             except Exception as exc:
                 # An event hook that raised (raise_for_status): the error answer is still recorded.
-                _report(scope, request, response_of(exc), True)
+                scope.report(request, response_of(exc), True, _RESPONSES)
                 raise
-            _report(scope, request, response, False)
+            scope.report(request, response, False, _RESPONSES)
         return response
 
     return send
 
 
-def _report(scope: CallScope, request: Any, response: Any, raised: bool) -> None:
-    if response is None:
-        return
-    tap = None
-    try:
-        with guarded("read the response"):
-            headers = response.headers
-            tap = scope.response(response.status_code, _read_body(response), headers.get, can_defer=not raised)
-            if tap is not None:
-                _tap_body(response, tap, headers.get("content-encoding"))
-        scope.response_hook(request, response)
-    finally:
-        if tap is not None:
-            tap.release()  # the tap comes held: the span ends after the response hook at the earliest
+def _read(response: Any) -> tuple[int, bytes | None, Any]:
+    return response.status_code, _read_body(response), response.headers.get
 
 
-def _tap_body(response: Any, tap: StreamTap, content_encoding: str | None) -> None:
+def _tap_body(response: Any, tap: StreamTap) -> None:
     """Copy the raw chunks the application will read of a streamed error body (see streams.py)."""
     try:
         import httpx
 
         sync_tapped, async_tapped = _tapped_stream_classes()
         stream = response.stream
-        tap.set_encoding(content_encoding)
+        tap.set_encoding(response.headers.get("content-encoding"))
         response.stream = (async_tapped if isinstance(stream, httpx.AsyncByteStream) else sync_tapped)(stream, tap)
         finish_when_collected(response, tap)
     except Exception:
@@ -102,6 +89,9 @@ def _read_body(response: Any) -> bytes | None:
     """The body only if it has been read (not for ``client.stream()`` until the app reads it)."""
     content = getattr(response, "_content", None)
     return content if isinstance(content, bytes) else None
+
+
+_RESPONSES = ResponseAccess(_read, _tap_body)
 
 
 @lru_cache(maxsize=1)

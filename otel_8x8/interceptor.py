@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from time import perf_counter
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.context import Context
@@ -32,8 +32,14 @@ from .streams import StreamTap
 _SUPPRESS_HTTP = context._SUPPRESS_HTTP_INSTRUMENTATION_KEY
 (_SPAN_KEY,) = trace.set_span_in_context(trace.INVALID_SPAN, Context())  # the key the public API puts spans under
 
-Reporter = Callable[["CallScope", Any, Any, bool], None]
-"""``report(scope, request, response, raised)``: a hook's way of reading its library's response."""
+
+class ResponseAccess(NamedTuple):
+    """What a hook knows of its library's response, for ``CallScope.report``."""
+
+    read: Callable[[Any], tuple[int, bytes | None, HeaderGetter]]
+    """``read(response)``: the status, the body if the application already has it (else None), a header getter."""
+    install: Callable[[Any, StreamTap], None]
+    """``install(response, tap)``: put the tap where the application's reads of the body pass, or finish it."""
 
 
 def response_of(exc: BaseException) -> Any:
@@ -101,9 +107,9 @@ class CallScope:
             self._start = perf_counter()
         return self
 
-    def run(self, request: Any, send: Callable[[], Any], report: Reporter) -> Any:
+    def run(self, request: Any, send: Callable[[], Any], access: ResponseAccess) -> Any:
         """The library's ``send()`` inside this scope: trace context and request hook first, then the
-        response (or the response an exception carries, raised by a response hook) to ``report``.
+        response (or the response an exception carries, raised by a response hook) to ``report()``.
         The library's exception propagates unchanged."""
         with self:
             self.inject(request)
@@ -111,10 +117,28 @@ class CallScope:
             try:
                 response = send()
             except Exception as exc:
-                report(self, request, response_of(exc), True)  # e.g. raise_for_status in a hook
+                self.report(request, response_of(exc), True, access)  # e.g. raise_for_status in a hook
                 raise
-            report(self, request, response, False)
+            self.report(request, response, False, access)
         return response
+
+    def report(self, request: Any, response: Any, raised: bool, access: ResponseAccess) -> None:
+        """Record ``response`` (None: nothing to record), install the body tap if the error is deferred,
+        run the response hook, then release the tap: the span ends after the hook at the earliest.
+        ``raised``: the library raised with this response (see ``response()``)."""
+        if response is None:
+            return
+        tap = None
+        try:
+            with guarded("read the response"):
+                status, body, header = access.read(response)
+                tap = self.response(status, body, header, can_defer=not raised)
+                if tap is not None:
+                    access.install(response, tap)
+            self.response_hook(request, response)
+        finally:
+            if tap is not None:
+                tap.release()
 
     def inject(self, request: Any) -> None:
         """Put the trace context of the span otel-8x8 owns into the request's headers (``traceparent``…),
@@ -137,7 +161,6 @@ class CallScope:
         status: int,
         body: bytes | None,
         header: HeaderGetter,
-        content_encoding: str | None = None,
         can_defer: bool = True,
     ) -> StreamTap | None:
         """Record the response. ``body`` is only what the application has already read (or None).
@@ -156,7 +179,7 @@ class CallScope:
             if body is None and status >= 400 and self.owns and can_defer:
                 recorder.record_status(self.span, status)
                 self._error_type = str(status)
-                tap = StreamTap(self._deferred_error(status, header), content_encoding, held=True)
+                tap = StreamTap(self._deferred_error(status, header), held=True)
                 self._deferred = True
             else:
                 error = recorder.record_response(self.span, self.call, status, body, header, enriching=not self.owns)
@@ -165,8 +188,8 @@ class CallScope:
         return tap
 
     def response_hook(self, request: object, response: object) -> None:
-        """The user's ``response_hook``. The hooks call it after installing the body tap (so a hook that
-        reads a streamed error body feeds it), and release the tap after it (so the span it was given
+        """The user's ``response_hook``. ``report`` calls it after installing the body tap (so a hook that
+        reads a streamed error body feeds it), and releases the tap after it (so the span it was given
         ends only after it returns)."""
         hook = self.interceptor.recorder.options.response_hook
         if hook is not None:

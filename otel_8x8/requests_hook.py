@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .guard import guarded
 from .hosts import netloc_of
-from .interceptor import CallScope, Interceptor
+from .interceptor import Interceptor, ResponseAccess
 from .patching import Patch
-from .streams import finish_when_collected, tap_raw
+from .streams import StreamTap, finish_when_collected, tap_raw
 
 
 def requests_patches(interceptor: Interceptor) -> list[Patch]:
@@ -30,27 +29,18 @@ def _send_wrapper(interceptor: Interceptor) -> Any:
             scope = None
         if scope is None:
             return wrapped(*args, **kwargs)
-        return scope.run(request, lambda: wrapped(*args, **kwargs), _report)
+        return scope.run(request, lambda: wrapped(*args, **kwargs), _RESPONSES)
 
     return send
 
 
-def _report(scope: CallScope, request: Any, response: Any, raised: bool) -> None:
-    if response is None:
-        return
-    tap = None
-    try:
-        with guarded("read the response"):
-            tap = scope.response(
-                _status(response), _read_body(response), _header_getter(response), can_defer=not raised
-            )
-            if tap is not None:
-                tap_raw(response.raw, tap)
-                finish_when_collected(response, tap)
-        scope.response_hook(request, response)
-    finally:
-        if tap is not None:
-            tap.release()  # the tap comes held: the span ends after the response hook at the earliest
+def _read(response: Any) -> tuple[int, bytes | None, Any]:
+    return _status(response), _read_body(response), _header_getter(response)
+
+
+def _install(response: Any, tap: StreamTap) -> None:
+    tap_raw(response.raw, tap)
+    finish_when_collected(response, tap)
 
 
 def _status(response: Any) -> int:
@@ -72,3 +62,6 @@ def _header_getter(response: Any) -> Any:
         return value if isinstance(value, str) else None
 
     return get
+
+
+_RESPONSES = ResponseAccess(_read, _install)

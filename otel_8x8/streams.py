@@ -40,12 +40,9 @@ class StreamTap:
         "pid",
     )
 
-    def __init__(
-        self, on_finish: Callable[[bytes | None], None], content_encoding: str | None = None, held: bool = False
-    ) -> None:
+    def __init__(self, on_finish: Callable[[bytes | None], None], held: bool = False) -> None:
         self._on_finish = on_finish
-        self._encoding: str | None = None
-        self.set_encoding(content_encoding)
+        self._encoding: str | None = None  # see set_encoding()
         self._buffer = bytearray()
         self._overflow = False
         self._done = False
