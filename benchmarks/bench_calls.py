@@ -65,7 +65,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from inprocess import Sdk, install_sdk
-from replay import Telemetry, capture
+from replay import Telemetry, capture, instrumenting
 
 CLIENTS = ("requests", "httpx", "httpx-async")
 KINDS = ("success", "error", "other")
@@ -259,16 +259,7 @@ def _floor(fake_netloc: str, send: Callable[[], Any]) -> Telemetry | None:
     """For the ``floor`` variant: what otel-8x8 records for this call, captured once (replay.py); None if nothing."""
     from otel_8x8 import EightByEightInstrumentor
 
-    def instrument(tracer_provider: Any, meter_provider: Any) -> Callable[[], None]:
-        instrumentor = EightByEightInstrumentor()
-        instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider, hosts=[fake_netloc])
-
-        def uninstrument() -> None:
-            instrumentor.uninstrument()
-
-        return uninstrument
-
-    return capture(instrument, send)
+    return capture(instrumenting(EightByEightInstrumentor(), hosts=[fake_netloc]), send)
 
 
 def _with_floor(config: WorkerConfig, calls: dict[str, Callable[[], int]]) -> dict[str, Callable[[], int]]:

@@ -65,37 +65,26 @@ _COLLECTED = re.compile(r"Collected : (\d+)")
 # --------------------------------------------------------------------------------------------------
 
 
-def _instrument(client: str, which: str, **providers: Any) -> Callable[[], None]:
-    """Instrument ``client`` with contrib's instrumentation or otel-8x8 (on ``providers`` if given); returns the
-    uninstrument call."""
-    from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-
-    instrumentor: BaseInstrumentor
+def _instrumentor(client: str, which: str) -> Any:
+    """otel-8x8's instrumentor, or contrib's for ``client``."""
     if which == "otel-8x8":
         from otel_8x8 import EightByEightInstrumentor
 
-        instrumentor = EightByEightInstrumentor()
-    elif client == "requests":
+        return EightByEightInstrumentor()
+    if client == "requests":
         from opentelemetry.instrumentation.requests import RequestsInstrumentor
 
-        instrumentor = RequestsInstrumentor()
-    else:
-        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+        return RequestsInstrumentor()
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-        instrumentor = HTTPXClientInstrumentor()
-    instrumentor.instrument(**providers)
-
-    def uninstrument() -> None:
-        instrumentor.uninstrument()
-
-    return uninstrument
+    return HTTPXClientInstrumentor()
 
 
 def _run_child(client: str, call: str, variant: str, calls: int) -> None:
     import httpx
     from inprocess import LogSink, MetricSink, SpanSink, httpx_real_transport, install_sdk, requests_session
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-    from replay import capture
+    from replay import capture, instrumenting
 
     if variant == "contrib-stable":
         os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "http"
@@ -115,17 +104,12 @@ def _run_child(client: str, call: str, variant: str, calls: int) -> None:
 
     if variant.startswith("floor-"):
         which = variant.removeprefix("floor-")
-        telemetry = capture(
-            lambda tracer_provider, meter_provider: _instrument(
-                client, which, tracer_provider=tracer_provider, meter_provider=meter_provider
-            ),
-            send,
-        )
+        telemetry = capture(instrumenting(_instrumentor(client, which)), send)
         if telemetry is None:
             raise SystemExit(f"{client} {call}: {which} recorded no span")
         send = telemetry.around(send)
     elif variant != "none":
-        _instrument(client, "contrib" if variant.startswith("contrib") else "otel-8x8")
+        _instrumentor(client, "contrib" if variant.startswith("contrib") else "otel-8x8").instrument()
 
     for _ in range(calls):
         if send() != expected:

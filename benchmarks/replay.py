@@ -152,6 +152,21 @@ class Telemetry:
         return start, finish
 
 
+def instrumenting(instrumentor: Any, **options: Any) -> Instrument:
+    """``capture()``'s ``instrument`` for a ``BaseInstrumentor``: instrument it on the given providers, with
+    ``options``; uninstrument it after."""
+
+    def instrument(tracer_provider: TracerProvider, meter_provider: MeterProvider) -> Callable[[], None]:
+        instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider, **options)
+
+        def uninstrument() -> None:
+            instrumentor.uninstrument()
+
+        return uninstrument
+
+    return instrument
+
+
 class _Keep(logging.Handler):
     """Keeps the records of one logger and its children."""
 

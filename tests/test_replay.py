@@ -4,7 +4,6 @@ of the cost rest on that. Captured from a real call to the fake 8x8, replayed ar
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +20,14 @@ from .conftest import API_KEY, PHONE, Telemetry
 _BENCHMARKS = str(Path(__file__).resolve().parent.parent / "benchmarks")
 sys.path.insert(0, _BENCHMARKS)
 try:
+    from replay import Instrument, capture, instrumenting
     from replay import Telemetry as Replayed
-    from replay import capture
 finally:
     sys.path.remove(_BENCHMARKS)
 
 
-def _instrument(fake: FakeEightByEight) -> Callable[[Any, Any], Callable[[], None]]:
-    def instrument(tracer_provider: Any, meter_provider: Any) -> Callable[[], None]:
-        instrumentor = EightByEightInstrumentor()
-        instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider, hosts=[fake.netloc])
-
-        def uninstrument() -> None:
-            instrumentor.uninstrument()
-
-        return uninstrument
-
-    return instrument
+def _instrument(fake: FakeEightByEight) -> Instrument:
+    return instrumenting(EightByEightInstrumentor(), hosts=[fake.netloc])
 
 
 def _points(reader: InMemoryMetricReader, floor: bool) -> dict[str, list[dict[str, Any]]]:
