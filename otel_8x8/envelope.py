@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .texts import exportable
+
 MAX_ENVELOPE_BYTES = 64 * 1024
 """Bodies longer than this are not parsed: no 8x8 error envelope is anywhere near that size."""
 
@@ -162,10 +164,10 @@ def _as_count(value: object) -> int | None:
 
 
 def _as_text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
+    return exportable(value) if isinstance(value, str) and value else None
 
 
 def _as_id(value: object) -> str | None:
     if isinstance(value, str) and 0 < len(value) <= _MAX_ID_LENGTH:
-        return value
+        return exportable(value)
     return None

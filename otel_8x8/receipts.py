@@ -45,6 +45,7 @@ from . import attributes as A
 from .catalog import Category
 from .receipt_codes import NO_ERROR_CODES, lookup_receipt, receipt_category
 from .redaction import redact_text
+from .texts import exportable
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ def _load(body: ReceiptBody) -> Mapping[str, Any] | None:
 def _identifier(value: object) -> str | None:
     if not isinstance(value, str) or not value or len(value) > _MAX_ID:
         return None
-    return redact_text(value)  # a UUID passes unchanged; a phone number would not
+    return redact_text(exportable(value))  # a UUID passes unchanged; a phone number would not
 
 
 def _subaccount(value: object) -> str | None:
@@ -208,7 +209,7 @@ def _code(value: object) -> int | None:
 def _message(value: object) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
-    return redact_text(value.strip())
+    return redact_text(exportable(value.strip()))
 
 
 class ReceiptRecorder:

@@ -35,6 +35,7 @@ from .guard import guarded
 from .hosts import Target, authority_end
 from .redaction import redact_id, redact_text, redact_url
 from .templates import parse_path
+from .texts import exportable
 
 LOGGER_NAME = "otel_8x8"
 _LOG_FORMAT = "8x8 %s %s [%s] on %s: HTTP %d%s%s"
@@ -98,7 +99,7 @@ def describe_call(method: str, url: str, target: Target) -> Call:
     attrs: Attributes = {
         A.HTTP_REQUEST_METHOD: known,
         A.SERVER_ADDRESS: host,
-        A.URL_FULL: redact_url(url, info),
+        A.URL_FULL: exportable(redact_url(url, info)),
         A.URL_TEMPLATE: info.template,
     }
     if port is not None:
@@ -317,7 +318,7 @@ class Recorder:
         if span.is_recording():
             # Exception messages carry URLs (phone numbers in lookup paths, keys in queries): record them
             # redacted, never through span.record_exception(), which would store the raw message and traceback.
-            message = redact_text(str(exc))
+            message = redact_text(exportable(str(exc)))
             span.add_event("exception", {"exception.type": error_type, "exception.message": message})
             if not as_event_only:
                 span.set_attribute(A.ERROR_TYPE, error_type)

@@ -20,12 +20,8 @@ from opentelemetry.trace import SpanKind
 from otel_8x8 import EightByEightInstrumentor
 from otel_8x8.testing import FakeEightByEight
 
-from .support import on_error_logger, serving
+from .support import LoggingHandler, on_error_logger, serving
 
-try:  # the logging handler moved from the SDK to opentelemetry-instrumentation-logging in 2025
-    from opentelemetry.instrumentation.logging.handler import LoggingHandler
-except ImportError:  # older releases (the compatibility matrix)
-    from opentelemetry.sdk._logs import LoggingHandler  # type: ignore[assignment,no-redef,unused-ignore]
 try:
     from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 except ImportError:

@@ -16,6 +16,13 @@ from typing import Any, TypeVar
 
 from otel_8x8.recorder import LOGGER_NAME
 
+try:  # the logging handler moved from the SDK to opentelemetry-instrumentation-logging in 2025
+    from opentelemetry.instrumentation.logging.handler import LoggingHandler as LoggingHandler
+except ImportError:  # older releases (the compatibility matrix)
+    from opentelemetry.sdk._logs import (  # type: ignore[assignment,no-redef,unused-ignore]
+        LoggingHandler as LoggingHandler,
+    )
+
 ServerT = TypeVar("ServerT", bound=socketserver.BaseServer)
 HandlerT = TypeVar("HandlerT", bound=logging.Handler)
 

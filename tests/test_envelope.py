@@ -235,3 +235,34 @@ _padding = st.text(alphabet=" \t\n\r\x0b\x0c", max_size=3)
 )
 def test_parse_object_reads_what_json_loads_reads(body: bytes) -> None:
     assert repr(parse_object(body)) == repr(_parsed_by_json_loads(body))  # repr: NaN is not equal to itself
+
+
+@given(st.text(alphabet=st.characters(codec=None), min_size=1), st.text(min_size=1, max_size=100))
+@settings(max_examples=200)
+def test_texts_read_from_an_envelope_always_encode_as_utf8(message: str, error_id: str) -> None:
+    """JSON may carry lone surrogates (``"\\udfff"``); OTLP's UTF-8 encoder would drop the whole batch for one."""
+    body = json.dumps({"code": 1002, "message": message, "errorId": error_id}).encode()
+    envelope = parse_envelope(body)
+    assert envelope.message is not None and envelope.error_id is not None
+    envelope.message.encode("utf-8")
+    envelope.error_id.encode("utf-8")
+    if not any("\ud800" <= c <= "\udfff" for c in message):
+        assert envelope.message == message  # valid text is kept as it is
+    assert len(envelope.message) == len(message)  # replaced, not dropped
+
+
+def test_a_lone_surrogate_is_replaced_in_an_exception_message(telemetry: Any) -> None:
+    from opentelemetry.trace import Status
+
+    from otel_8x8.config import Options
+    from otel_8x8.recorder import Recorder
+
+    recorder = Recorder(telemetry.meter_provider.get_meter("t"), Options.from_kwargs({}))
+    span = telemetry.tracer_provider.get_tracer("t").start_span("call")
+    recorder.record_exception(span, ValueError("bad \udfff value"))
+    span.end()
+    [finished] = telemetry.spans.get_finished_spans()
+    assert isinstance(finished.status, Status)
+    assert finished.status.description == "ValueError: bad \ufffd value"
+    assert finished.events[0].attributes is not None
+    assert finished.events[0].attributes["exception.message"] == "bad \ufffd value"

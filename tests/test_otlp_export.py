@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -29,6 +30,9 @@ from typing import Any, cast
 
 import grpc  # type: ignore[import-untyped]
 import pytest
+import requests
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
@@ -42,10 +46,17 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from otel_8x8.testing import FakeEightByEight
+from otel_8x8 import EightByEightInstrumentor
+from otel_8x8.receipts import ReceiptRecorder
+from otel_8x8.testing import FakeEightByEight, Reply
 
-from .support import app_environment, free_port, run_instrumented, stop_process
+from .support import LoggingHandler, app_environment, free_port, on_error_logger, run_instrumented, stop_process
 
 Message = Any  # a protobuf message (google.protobuf has no type hints installed)
 
@@ -329,3 +340,78 @@ def test_spans_and_logs_reach_oteltap_over_otlp_http(fake: FakeEightByEight, tmp
         span = errors[ndjson_attributes(record)["com.8x8.error.code"]]
         assert (record["traceId"], record["spanId"]) == (span["traceId"], span["spanId"])
         assert ndjson_attributes(record)["com.8x8.error.category"] == ndjson_attributes(span)["com.8x8.error.category"]
+
+
+# -- texts the UTF-8 encoder cannot take ---------------------------------------------------------------
+
+# JSON escapes that decode to lone surrogates, which UTF-8 cannot encode: in an error envelope and a receipt.
+SURROGATE_ENVELOPE = b'{"code": 1002, "message": "bad \\udfff msisdn", "errorId": "x\\ud800y", "timestamp": "t"}'
+SURROGATE_RECEIPT = (
+    b'{"namespace": "SMS", "eventType": "outbound_message_status_changed", "payload": {"umid": "u\\udc80mid",'
+    b' "subAccountId": "acme-demo", "status": {"state": "undelivered", "errorCode": 13,'
+    b' "errorMessage": "lost \\ud83d here"}}}'
+)
+
+
+def test_a_lone_surrogate_in_an_answer_or_a_receipt_does_not_lose_the_batch(
+    fake: FakeEightByEight, http_receiver: tuple[str, Received]
+) -> None:
+    """The app's own span and log record, batched with otel-8x8's, reach the receiver through the real OTLP
+    exporters; the texts carrying a lone surrogate arrive with U+FFFD in its place."""
+    endpoint, received = http_receiver
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")))
+    logger_provider = LoggerProvider()
+    logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(endpoint=f"{endpoint}/v1/logs")))
+    meter_provider = MeterProvider()
+    app_logger = logging.getLogger("the-app")
+    handler = LoggingHandler(logger_provider=logger_provider)
+    app_logger.addHandler(handler)
+    send = "/api/v1/subaccounts/acme/messages"
+    fake.script("POST", send, Reply(400, SURROGATE_ENVELOPE, content_type="application/json"))
+    instrumentor = EightByEightInstrumentor()
+    instrumentor.instrument(
+        tracer_provider=tracer_provider, meter_provider=meter_provider, hosts=[f"{fake.netloc}=sms"]
+    )
+    try:
+        with on_error_logger(handler):
+            with tracer_provider.get_tracer("the-app").start_as_current_span("app-work"):
+                app_logger.warning("the app's own record")
+                response = requests.post(f"{fake.url}{send}", json={}, timeout=10)
+                assert response.status_code == 400
+                ReceiptRecorder(tracer_provider, meter_provider).record(SURROGATE_RECEIPT)
+            assert tracer_provider.force_flush(10_000)
+            assert logger_provider.force_flush(10_000)
+    finally:
+        instrumentor.uninstrument()
+        app_logger.removeHandler(handler)
+        tracer_provider.shutdown()
+        logger_provider.shutdown()
+        meter_provider.shutdown()
+
+    spans = {
+        span.name: span
+        for request in received.traces
+        for resource_spans in request.resource_spans
+        for scope_spans in resource_spans.scope_spans
+        for span in scope_spans.spans
+    }
+    assert {"app-work", "POST /api/v1/subaccounts/{subAccountId}/messages"} <= spans.keys()
+    call = spans["POST /api/v1/subaccounts/{subAccountId}/messages"]
+    assert call.status.message == "bad \ufffd msisdn"
+    assert attributes(call.attributes)["com.8x8.error.id"] == "x\ufffdy"
+    receipt_spans = [span for span in spans.values() if span.name not in ("app-work", call.name)]
+    assert len(receipt_spans) == 1
+    assert receipt_spans[0].status.message == "lost \ufffd here"
+    assert attributes(receipt_spans[0].attributes)["com.8x8.message.umid"] == "u\ufffdmid"
+
+    bodies = [
+        any_value(record.body)
+        for request in received.logs
+        for resource_logs in request.resource_logs
+        for scope_logs in resource_logs.scope_logs
+        for record in scope_logs.log_records
+    ]
+    assert "the app's own record" in bodies
+    assert any("bad \ufffd msisdn" in str(body) and "errorId=x\ufffdy" in str(body) for body in bodies), bodies
+    assert any("lost \ufffd here" in str(body) for body in bodies), bodies
