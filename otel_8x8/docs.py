@@ -15,6 +15,9 @@ from . import attributes as A
 from .catalog import STATUS_CATEGORIES, Category, iter_catalog
 from .config import ENVIRONMENT_VARIABLES, LOG_ERRORS_ENV, LOG_LEVEL_ENV
 from .hosts import HOSTS_ENV
+from .products import ALL_ROUTES, PRODUCTS
+
+_PRODUCT_NAMES = ", ".join(f"`{name}`" for name in PRODUCTS)
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -22,8 +25,8 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 ATTRIBUTE_DOCS: dict[str, tuple[str, str]] = {
     A.PRODUCT: (
         "string",
-        "8x8 product: `sms`, `chatapps`, `verify`, `lookup`, `contacts` or `voice`; from the host, "
-        "else guessed from the path (absent when neither tells).",
+        f"8x8 product ({_PRODUCT_NAMES}): from the host, or from the path's documented operation on a host that "
+        "does not tell (absent when neither does).",
     ),
     A.REGION: ("string", "Region of the host: `ap`, `us`, `eu` or `id` (absent for legacy and configured hosts)."),
     A.SUBACCOUNT_ID: ("string", "The `{subAccountId}` of the path."),
@@ -96,6 +99,15 @@ def _metric_attributes() -> str:
     )
 
 
+def _products() -> str:
+    rows = []
+    for product in PRODUCTS.values():
+        hosts = ", ".join(f"`{host}` ({region})" if region else f"`{host}`" for host, region in product.hosts.items())
+        operations = sum(route.product == product.name for route in ALL_ROUTES)
+        rows.append((f"`{product.name}`", product.title, hosts, operations))
+    return _table(("Product", "8x8 API", "Hosts (region)", "Documented operations"), rows)
+
+
 def _error_categories() -> str:
     rows = []
     for category in Category:
@@ -130,6 +142,7 @@ def _instrument_kwargs() -> str:
 def render_tables() -> dict[str, str]:
     """Every generated README table: name -> markdown."""
     return {
+        "products": _products(),
         "span-attributes": _span_attributes(),
         "metric-attributes": _metric_attributes(),
         "error-categories": _error_categories(),

@@ -10,15 +10,14 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .products import HOSTS as _HOSTS
+from .products import PRODUCTS as _PRODUCTS
+
 HOSTS_ENV = "OTEL_PYTHON_8X8_HOSTS"
 """Extra hosts treated as 8x8 (comma-separated; ``*.`` wildcards; ``host:port``; ``host=product``)."""
 
-PRODUCTS = ("sms", "chatapps", "verify", "lookup", "contacts", "voice")
-
-# suffix -> region, per 8x8's host naming: {product}.8x8.com (Asia-Pacific), {product}.us.8x8.com,
-# {product}.8x8.uk (Europe), {product}.8x8.id (Indonesia).
-_REGION_SUFFIXES = {".us.8x8.com": "us", ".8x8.com": "ap", ".8x8.uk": "eu", ".8x8.id": "id"}
-_REGIONAL_PRODUCTS = ("sms", "chatapps", "verify", "lookup", "contacts")
+PRODUCTS = tuple(_PRODUCTS)
+"""The product names ``OTEL_PYTHON_8X8_HOSTS`` accepts after ``=``."""
 
 
 @dataclass(frozen=True)
@@ -29,19 +28,7 @@ class Target:
     region: str | None
 
 
-def _default_hosts() -> dict[str, Target]:
-    hosts: dict[str, Target] = {}
-    for product in _REGIONAL_PRODUCTS:
-        for suffix, region in _REGION_SUFFIXES.items():
-            hosts[product + suffix] = Target(product, region)
-    hosts["voice.8x8.com"] = Target("voice", "ap")
-    # Legacy hosts: old SMS API and voice; their region is not part of the name.
-    hosts["api.wavecell.com"] = Target("sms", None)
-    hosts["voice.wavecell.com"] = Target("voice", None)
-    return hosts
-
-
-DEFAULT_HOSTS: dict[str, Target] = _default_hosts()
+DEFAULT_HOSTS: dict[str, Target] = {host: Target(product.name, region) for host, (product, region) in _HOSTS.items()}
 """Every 8x8 host in 8x8's documentation, with its product and region."""
 
 

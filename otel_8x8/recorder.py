@@ -34,7 +34,7 @@ from .envelope import (
 from .guard import guarded
 from .hosts import Target, authority_end
 from .redaction import redact_id, redact_text, redact_url
-from .templates import parse_path
+from .templates import path_info
 from .texts import exportable
 
 LOGGER_NAME = "otel_8x8"
@@ -92,10 +92,10 @@ def describe_call(method: str, url: str, target: Target) -> Call:
     netloc = rest[:netloc_end].rpartition("@")[2]
     path = rest[netloc_end:].partition("?")[0].partition("#")[0] or "/"
     host, port = _split_host_port(netloc, scheme)
-    info = parse_path(path)
     upper = method.upper()
+    info = path_info(upper, path, target.product)
     known = upper if upper in _KNOWN_METHODS else "_OTHER"
-    product = info.product_hint or target.product  # the path is more specific (gateways)
+    product = info.product
     attrs: Attributes = {
         A.HTTP_REQUEST_METHOD: known,
         A.SERVER_ADDRESS: host,

@@ -8,10 +8,13 @@ phone number. That over-redacts some dates and ids in free text, which is the sa
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 from .hosts import authority_end
-from .templates import PathInfo
+
+if TYPE_CHECKING:
+    from .templates import PathInfo
 
 REDACTED = "REDACTED"
 

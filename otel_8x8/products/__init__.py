@@ -1,0 +1,60 @@
+"""The 8x8 products otel-8x8 knows: one module each, and this registry of them.
+
+A product module says what is particular to one product (its hosts and regions, the words of its paths);
+its documented operations are in ``routes_table.py``, generated from 8x8's OpenAPI specifications. The hooks
+and the call pipeline name no product: they ask this registry. Adding a product is one module, its entry in
+``PRODUCTS`` below, and its routes (rerun ``scripts/routes_from_specs.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from types import MappingProxyType
+
+from ..routes import Route, RouteTable, is_placeholder
+from . import automation, chatapps, contacts, lookup, sms, verify, video, voice
+from ._product import Product
+from .routes_table import ROUTES
+
+PRODUCTS: Mapping[str, Product] = MappingProxyType(
+    {
+        product.name: product
+        for product in (
+            sms.PRODUCT,
+            chatapps.PRODUCT,
+            verify.PRODUCT,
+            lookup.PRODUCT,
+            contacts.PRODUCT,
+            voice.PRODUCT,
+            automation.PRODUCT,
+            video.PRODUCT,
+        )
+    }
+)
+"""Every product, by ``com.8x8.product`` name."""
+
+HOSTS: Mapping[str, tuple[Product, str | None]] = MappingProxyType(
+    {host: (product, region) for product in PRODUCTS.values() for host, region in product.hosts.items()}
+)
+"""Every 8x8 host -> its product and region."""
+
+ALL_ROUTES: tuple[Route, ...] = tuple(Route(*row) for row in ROUTES)
+"""8x8's documented operations."""
+
+PATH_WORDS: Mapping[str, str] = MappingProxyType(
+    {word: product.name for product in PRODUCTS.values() for word in sorted(product.path_words)}
+)
+"""A word of a path -> the product it tells (for paths no route knows, on hosts that do not tell)."""
+
+
+@cache
+def route_table(product: str | None) -> RouteTable:
+    """The routes of ``product``; for None (a host that does not tell), of every product, but for routes that
+    begin with a placeholder (Video Interaction's ``/{link}``): on a gateway they would take any path."""
+    if product is None:
+        return RouteTable(route for route in ALL_ROUTES if not is_placeholder(route.segments[0]))
+    return RouteTable(route for route in ALL_ROUTES if route.product == product)
+
+
+__all__ = ["ALL_ROUTES", "HOSTS", "PATH_WORDS", "PRODUCTS", "Product", "route_table"]
