@@ -3,7 +3,7 @@
 This module is the single source of truth for error codes. The README's tables are
 checked against it by a test, and ``python -m otel_8x8 codes`` prints it.
 
-Sources: 8x8's "HTTP Error Codes" document (SMS API and Chat Apps API codes) and the
+Sources: 8x8's "API Error codes" page, formerly "HTTP Error Codes" (SMS API and Chat Apps API codes), and the
 codes seen elsewhere in 8x8's public API documentation (Verification, Number Lookup,
 Contacts, request size limits).
 """
@@ -56,8 +56,8 @@ class ErrorCode:
 
 _C = Category
 
-# code -> (description, category). Descriptions are 8x8's own wording (typos included,
-# e.g. "Endoding"), so that they can be recognised from the documentation.
+# code -> (description, category). Descriptions are 8x8's own current wording (typos included),
+# so that they can be recognised from the documentation.
 _ENTRIES: dict[int, tuple[str, Category]] = {
     # HTTP numbers used as codes by the API gateway (rate limiting answers {"code": 429}).
     429: ("Too Many Requests (quota exceeded)", _C.RATE_LIMIT),
@@ -65,7 +65,7 @@ _ENTRIES: dict[int, tuple[str, Category]] = {
     1000: ("Invalid parameter", _C.INVALID_REQUEST),
     1001: ("Illegal SubAccountId", _C.INVALID_REQUEST),
     1002: ("Invalid MSISDN", _C.INVALID_REQUEST),
-    1003: ("Invalid Endoding", _C.INVALID_REQUEST),
+    1003: ("Invalid Encoding", _C.INVALID_REQUEST),
     1004: ("Invalid Text", _C.INVALID_REQUEST),
     1005: ("Invalid Source", _C.INVALID_REQUEST),
     1006: ("Invalid Expiry", _C.INVALID_REQUEST),
@@ -75,7 +75,7 @@ _ENTRIES: dict[int, tuple[str, Category]] = {
     1010: ("Parameter out of range", _C.INVALID_REQUEST),
     1011: ("Invalid Schedule Time", _C.INVALID_REQUEST),
     1012: ("Invalid Ip Address", _C.INVALID_REQUEST),
-    1014: ("Insecure Protocol (TLS 1.3 required)", _C.UNSUPPORTED),
+    1014: ("Insecure Protocol — unsupported TLS version", _C.UNSUPPORTED),
     1100: ("Bulk limit reached", _C.RATE_LIMIT),
     1200: ("Unauthorized Access", _C.AUTH),
     1201: ("Access forbidden", _C.FORBIDDEN),
@@ -138,9 +138,9 @@ _ENTRIES: dict[int, tuple[str, Category]] = {
     3050: ("Missed KakaoId", _C.INVALID_REQUEST),
     3051: ("Invalid Fallback ChannelID", _C.FALLBACK),
     3052: ("Invalid Template Component SubType", _C.TEMPLATE),
-    3053: ("Invalid Button index", _C.TEMPLATE),
+    3053: ("Invalid index", _C.TEMPLATE),
     3060: ("Template is being deleted", _C.CONFLICT),
-    4018: ("Invalid jobId", _C.INVALID_REQUEST),
+    4018: ("Invalid jobId", _C.NOT_FOUND),
     5003: ("Contacts group conflict", _C.CONFLICT),
     7001: ("Request size must not exceed 100 MB", _C.PAYLOAD_TOO_LARGE),
     # Number Lookup (developer.8x8.com "Number Lookup error codes")
@@ -220,14 +220,20 @@ _STATUS_CATEGORY: Mapping[int, Category] = MappingProxyType(
 
 STATUS_CATEGORIES: Mapping[int, Category] = _STATUS_CATEGORY
 
+# 8x8's earlier wording of codes it has since reworded: a batch rejection reason may still carry it.
+_FORMER_DESCRIPTIONS: Mapping[int, str] = MappingProxyType({1003: "Invalid Endoding", 3053: "Invalid Button index"})
+
 # Batch rejection reasons are free text; match them to the SMS / Chat Apps codes (1000-3999) whose
-# description they start with, longest description first, first code of a duplicated description.
+# description (current or former) they start with, longest description first, first code of a duplicated description.
 _REASON_PREFIXES: tuple[tuple[str, int], ...] = tuple(
     sorted(
         {
-            entry.description.lower(): entry.code
-            for entry in sorted(CATALOG.values(), key=lambda e: -e.code)
-            if 1000 <= entry.code < 4000
+            **{former.lower(): code for code, former in _FORMER_DESCRIPTIONS.items()},
+            **{
+                entry.description.lower(): entry.code
+                for entry in sorted(CATALOG.values(), key=lambda e: -e.code)
+                if 1000 <= entry.code < 4000
+            },
         }.items(),
         key=lambda item: -len(item[0]),
     )
