@@ -57,7 +57,12 @@ ATTRIBUTE_DOCS: dict[str, tuple[str, str]] = {
         "string",
         "The path with 8x8's placeholder names, e.g. `/api/v1/subaccounts/{subAccountId}/messages`.",
     ),
-    A.ERROR_TYPE: ("string", 'The HTTP status (`"400"`) of an error answer, or the exception\'s class name.'),
+    A.ERROR_TYPE: (
+        "string",
+        'The HTTP status (`"400"`) of an error answer; for a failure 8x8 reports inside HTTP 2xx, what the answer '
+        "says (`NOT_CREATED`: a Voice callflow, `LOOKUP_ERROR`: a Number Lookup, `REJECTED`: batch rejections on "
+        "the counter); else the exception's class name.",
+    ),
 }
 
 # instrument() keyword -> (environment variable or "", description)
@@ -128,6 +133,15 @@ def _error_codes() -> str:
     )
 
 
+def _product_codes() -> str:
+    rows = [
+        (f"`{product.name}`", entry.code, entry.description, f"`{entry.category.value}`")
+        for product in PRODUCTS.values()
+        for entry in product.codes.values()
+    ]
+    return _table(("Product", "Code", "Description", "Category"), rows)
+
+
 def _environment_variables() -> str:
     return _table(("Variable", "Description"), ((f"`{name}`", text) for name, text in ENVIRONMENT_VARIABLES.items()))
 
@@ -147,6 +161,7 @@ def render_tables() -> dict[str, str]:
         "metric-attributes": _metric_attributes(),
         "error-categories": _error_categories(),
         "error-codes": _error_codes(),
+        "product-codes": _product_codes(),
         "environment-variables": _environment_variables(),
         "instrument-kwargs": _instrument_kwargs(),
     }

@@ -9,7 +9,9 @@ Shapes understood:
 - the error envelope ``{"code", "message", "errorId", "timestamp"}`` (SMS, Chat Apps, Verification,
   Number Lookup, Contacts), including the rate limiter's ``{"code": 429, "message"}``;
 - Number Masking errors ``{"errorId", "statusCode": "-2003", "statusMessage", "timestamp"}``;
-- Voice callflow answers ``{"sessionStatus": "CREATED"|"NOT_CREATED", "statusCode", "statusMessage"}``;
+- Voice callflow answers ``{"sessionStatus": "CREATED"|"NOT_CREATED", "callFlowRequestId", "statusCode",
+  "statusMessage"}``;
+- a Number Lookup failure inside HTTP 200: ``{"status": {"state": "error", "errorCode", "errorMessage"}}``;
 - a single send ``{"umid", ...}`` and a batch ``{"batchId", "acceptedCount", "rejectedCount", "messages"}``.
 """
 
@@ -19,7 +21,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .texts import exportable
@@ -36,6 +38,7 @@ _INT64 = 2**63
 _NUMERIC = re.compile(r"-?[0-9]{1,18}")
 _DECODER = json.JSONDecoder()
 _JSON_WHITESPACE = " \t\n\r"
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")  # UTF-32's begin with UTF-16's
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Envelope:
     message: str | None = None
     error_id: str | None = None
     session_status: str | None = None  # Voice callflows only
+    failure: str | None = None  # a failure 8x8 reported inside HTTP 2xx: its error.type (NOT_CREATED, LOOKUP_ERROR)
 
     @property
     def voice_failure(self) -> bool:
@@ -66,12 +70,19 @@ class Batch:
     accepted: int | None = None
     rejected: int | None = None
     reasons: Counter[str] = field(default_factory=Counter)
+    codes: dict[str, int] = field(default_factory=dict)  # reason -> the errorCode given with it (Chat Apps)
 
 
 def parse_object(body: bytes | None, limit: int = MAX_ENVELOPE_BYTES) -> Mapping[str, Any] | None:
     """The JSON object in ``body``, or None when it is absent, too big or not a JSON object."""
     if not body or len(body) > limit:
         return None
+    if body.startswith(_BOMS) or body[:1] == b"\x00":  # a byte order mark, or UTF-16/32-BE: json.loads tells which
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            return None
+        return data if isinstance(data, dict) else None
     stripped = body.lstrip()
     if not stripped.startswith(b"{"):
         return None
@@ -92,17 +103,35 @@ def envelope_of(data: Mapping[str, Any] | None) -> Envelope:
     """The error fields of a parsed answer (``EMPTY`` for None)."""
     if data is None:
         return EMPTY
-    code = _as_code(data.get("code"))
+    code = _as_code(data.get("code"), numeric_text=True)  # what the app's r.json() reads: "1200" too
     message = _as_text(data.get("message"))
     if code is None:  # Number Masking and Voice say statusCode / statusMessage
         code = _as_code(data.get("statusCode"), numeric_text=True)
         message = message or _as_text(data.get("statusMessage"))
     session_status = data.get("sessionStatus")
-    return Envelope(
+    session_status = session_status if isinstance(session_status, str) else None
+    envelope = Envelope(
         code=code,
         message=message,
-        error_id=_as_id(data.get("errorId")),
-        session_status=session_status if isinstance(session_status, str) else None,
+        error_id=_as_id(data.get("errorId")) or _as_id(data.get("callFlowRequestId")),  # the id Voice support asks for
+        session_status=session_status,
+    )
+    return replace(envelope, failure="NOT_CREATED") if envelope.voice_failure else envelope
+
+
+def lookup_failure(data: Mapping[str, Any] | None) -> Envelope:
+    """A Number Lookup answer (HTTP 200) whose ``status.state`` is ``error``: its ``errorCode`` and message."""
+    status = data.get("status") if data is not None else None
+    if not isinstance(status, dict):
+        return EMPTY
+    state = status.get("state")
+    if not isinstance(state, str) or state.lower() != "error":
+        return EMPTY
+    return Envelope(
+        code=_as_code(status.get("errorCode"), numeric_text=True),
+        message=_as_text(status.get("errorMessage")),
+        error_id=_as_id(data.get("requestId")) if data is not None else None,
+        failure="LOOKUP_ERROR",
     )
 
 
@@ -124,16 +153,24 @@ def batch_of(data: Mapping[str, Any] | None) -> Batch | None:
     if accepted is None and rejected is None:
         return None
     reasons: Counter[str] = Counter()
+    codes: dict[str, int] = {}
     messages = data.get("messages")
     if isinstance(messages, list):
         for message in messages:
-            reason = _rejection_reason(message)
-            if reason is not None and (reason in reasons or len(reasons) < _MAX_REASONS):
+            rejection = _rejection(message)
+            if rejection is None:
+                continue
+            reason, code = rejection
+            if reason in reasons or len(reasons) < _MAX_REASONS:
                 reasons[reason] += 1
-    return Batch(_as_id(data.get("batchId")), accepted, rejected, reasons)
+                if code is not None:
+                    codes[reason] = code
+    return Batch(_as_id(data.get("batchId")), accepted, rejected, reasons, codes)
 
 
-def _rejection_reason(message: object) -> str | None:
+def _rejection(message: object) -> tuple[str, int | None] | None:
+    """The reason and code of a rejected message: SMS says status.code REJECTED and a description, Chat Apps
+    status.state "rejected", a numeric errorCode and an errorMessage."""
     if not isinstance(message, dict):
         return None
     status = message.get("status")
@@ -142,11 +179,12 @@ def _rejection_reason(message: object) -> str | None:
     state = status.get("code", status.get("state"))
     if not isinstance(state, str) or state.upper() != "REJECTED":
         return None
+    code = _as_code(status.get("errorCode"), numeric_text=True)
     for key in ("description", "detail", "errorMessage"):
         text = _as_text(status.get(key))
         if text:
-            return text
-    return "REJECTED"
+            return text, code
+    return "REJECTED", code
 
 
 def _as_code(value: object, numeric_text: bool = False) -> int | None:

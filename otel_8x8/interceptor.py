@@ -206,7 +206,7 @@ class CallScope:
                 # As during the call: the span is current for the log record, and an 8x8 call made
                 # from inside (a logging handler's) is not observed, so nothing can loop.
                 token = context.attach(context.set_value(IN_8X8_CALL, True, trace.set_span_in_context(span)))
-                recorder.record_error(span, call, read_error(status, body, header))
+                recorder.record_error(span, call, read_error(status, body, header, call.product))
             if token is not None:
                 with guarded("detach"):
                     context.detach(token)

@@ -19,7 +19,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from . import attributes as A
-from .catalog import Category, categorize, code_for_reason, lookup
+from .catalog import Category, code_for_reason
 from .config import Options
 from .envelope import (
     MAX_BATCH_BYTES,
@@ -27,12 +27,14 @@ from .envelope import (
     Envelope,
     batch_of,
     envelope_of,
+    lookup_failure,
     parse_envelope,
     parse_object,
     umid_of,
 )
 from .guard import guarded
 from .hosts import Target, authority_end
+from .products import ANSWERS, categorize, lookup_code
 from .redaction import redact_id, redact_text, redact_url
 from .templates import path_info
 from .texts import exportable
@@ -58,25 +60,13 @@ class Call:
     method: str
     template: str
     product: str | None
-    kind: str | None = None  # "send", "batch" or "callflow": answers worth reading on success
+    kind: str | None = None  # the shape of a successful answer worth reading (products' ``answers``)
     duration_attributes: Attributes = field(default_factory=dict)  # http.client.request.duration, before status
     log_attributes: Attributes = field(default_factory=dict)  # the error log record's, before the error
 
 
 def _subset(attributes: Attributes, keys: tuple[str, ...]) -> Attributes:
     return {key: value for key in keys if (value := attributes.get(key)) is not None}
-
-
-def _kind(method: str, template: str) -> str | None:
-    if method != "POST":
-        return None
-    if template.endswith("/messages"):
-        return "send"
-    if template.endswith("/messages/batch"):
-        return "batch"
-    if template.endswith("/callflows"):
-        return "callflow"
-    return None
 
 
 @lru_cache(maxsize=1024)
@@ -119,7 +109,7 @@ def describe_call(method: str, url: str, target: Target) -> Call:
         known,
         info.template,
         product,
-        _kind(known, info.template),
+        ANSWERS.get(info.operation_id) if info.operation_id is not None else None,
         _subset(attrs, A.DURATION_METRIC_ATTRIBUTES),
         _subset(attrs, A.LOG_CALL_ATTRIBUTES),
     )
@@ -151,18 +141,22 @@ class ErrorInfo:
 
     @property
     def error_type(self) -> str:
-        # The HTTP status, as the semantic conventions say; a Voice callflow refused with a 2xx
-        # has no error status, so its type is 8x8's session status.
-        return str(self.status) if self.status >= 400 else "NOT_CREATED"
+        # The HTTP status, as the semantic conventions say; a failure 8x8 reports inside a 2xx answer
+        # has no error status, so its type is what the answer says (NOT_CREATED, LOOKUP_ERROR).
+        return str(self.status) if self.status >= 400 else self.envelope.failure or "NOT_CREATED"
 
 
-def read_error(status: int, body: bytes | None, header: HeaderGetter) -> ErrorInfo:
-    """Parse an error response (HTTP >= 400). ``body`` is None when the application has not read it."""
-    return _error_info(status, parse_envelope(body), header)
+# The shapes of a 2xx answer that can report a failure: Voice callflows and Number Lookup.
+_FAILURE_READERS: dict[str, Callable[[Any], Envelope]] = {"callflow": envelope_of, "lookup": lookup_failure}
 
 
-def _error_info(status: int, envelope: Envelope, header: HeaderGetter) -> ErrorInfo:
-    category = categorize(envelope.code, status)
+def read_error(status: int, body: bytes | None, header: HeaderGetter, product: str | None = None) -> ErrorInfo:
+    """Parse an error response (HTTP >= 400) of ``product``. ``body`` is None when the application has not read it."""
+    return _error_info(status, parse_envelope(body), header, product)
+
+
+def _error_info(status: int, envelope: Envelope, header: HeaderGetter, product: str | None) -> ErrorInfo:
+    category = categorize(envelope.code, status, product)
     message = redact_text(envelope.message) if envelope.message else None
     error_id = redact_id(envelope.error_id) if envelope.error_id is not None else None
     return ErrorInfo(status, category, envelope, message, _retry_after(header("retry-after")), error_id)
@@ -215,7 +209,8 @@ class Recorder:
     ) -> ErrorInfo | None:
         """Status, and for an error answer the error attributes, log record and counter.
 
-        An error answer is HTTP >= 400, or a Voice callflow refused with ``NOT_CREATED``. On a
+        An error answer is HTTP >= 400, or a failure inside a 2xx answer (a Voice callflow ``NOT_CREATED``,
+        a Number Lookup ``status.state`` ``error``). On a
         successful send or batch, the ``umid`` / ``batchId`` and the batch's rejections are read
         from the body the application already has (``body`` is None when it has not read it).
         """
@@ -223,14 +218,14 @@ class Recorder:
         if recording:
             span.set_attribute(A.HTTP_RESPONSE_STATUS_CODE, status)
         if status >= 400:
-            error = read_error(status, body, header)
+            error = read_error(status, body, header, call.product)
         elif call.kind is None or body is None:
             return None
-        elif call.kind == "callflow":
-            envelope = envelope_of(parse_object(body))
-            if not envelope.voice_failure:
+        elif call.kind in _FAILURE_READERS:
+            envelope = _FAILURE_READERS[call.kind](parse_object(body))
+            if envelope.failure is None:
                 return None
-            error = _error_info(status, envelope, header)
+            error = _error_info(status, envelope, header, call.product)
         else:
             self._record_success(span, call, status, body, recording)
             return None
@@ -280,13 +275,15 @@ class Recorder:
     def _count_rejections(self, call: Call, status: int, batch: Batch) -> None:
         by_code: Counter[int | None] = Counter()
         for reason, count in batch.reasons.items():
-            by_code[code_for_reason(reason)] += count
+            by_code[batch.codes.get(reason) or code_for_reason(reason)] += count
         unexplained = (batch.rejected or 0) - sum(by_code.values())
         if unexplained > 0:
             by_code[None] += unexplained
         for code, count in by_code.items():
             attrs: Attributes = {
-                A.ERROR_CATEGORY: categorize(code, 400).value if code is not None else Category.INVALID_REQUEST.value,
+                A.ERROR_CATEGORY: categorize(code, 400, call.product).value
+                if code is not None
+                else Category.INVALID_REQUEST.value,
                 A.HTTP_RESPONSE_STATUS_CODE: status,
                 A.ERROR_TYPE: "REJECTED",
                 A.URL_TEMPLATE: call.template,
@@ -362,7 +359,7 @@ class Recorder:
         if error.message is not None:
             extra[A.ERROR_MESSAGE] = error.message
         code = error.envelope.code
-        entry = lookup(code) if code is not None else None
+        entry = lookup_code(code, call.product) if code is not None else None
         what = f"error {code}" if code is not None else "error"
         if entry is not None:
             what += f" ({entry.description})"

@@ -95,10 +95,10 @@ def path_info(method: str, path: str, product: str | None = None) -> PathInfo:
         (product,) = match.products
     elif product not in match.products:
         product = None  # a path several products document alike (SMS and Chat Apps messages)
-    return _matched(match, product)
+    return _matched(match, product, method)
 
 
-def _matched(match: RouteMatch, product: str | None) -> PathInfo:
+def _matched(match: RouteMatch, product: str | None, method: str) -> PathInfo:
     subaccount: str | None = None
     phones: list[int] = []
     for (placeholder, value), index in zip(match.values, match.indexes, strict=True):
@@ -106,7 +106,8 @@ def _matched(match: RouteMatch, product: str | None) -> PathInfo:
             subaccount = _subaccount(value)
         if placeholder in PHONE_PLACEHOLDERS:
             phones.append(index)
-    return PathInfo(match.route.template, subaccount, product, tuple(phones), match.route.operation_id)
+    operation = match.route.operation_id if match.route.method == method else None  # an undocumented method
+    return PathInfo(match.route.template, subaccount, product, tuple(phones), operation)
 
 
 def _subaccount(segment: str) -> str | None:

@@ -75,7 +75,6 @@ def test_unusable_body_gives_no_fields(body: bytes | None) -> None:
 
 WRONG_TYPES = {
     "string_code": b'{"code": "abc", "message": 5, "errorId": 7}',
-    "numeric_string_code": b'{"code": "1300"}',
     "null_fields": b'{"code": null, "message": null, "errorId": null}',
     "float_code": b'{"code": 1300.0, "message": ["x"], "errorId": {"a": 1}}',
     "bool_code": b'{"code": true, "message": false, "errorId": true}',
@@ -266,3 +265,20 @@ def test_a_lone_surrogate_is_replaced_in_an_exception_message(telemetry: Any) ->
     assert finished.status.description == "ValueError: bad \ufffd value"
     assert finished.events[0].attributes is not None
     assert finished.events[0].attributes["exception.message"] == "bad \ufffd value"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"code": "1200", "message": "Unauthorized"}',  # a numeric string, as the app's r.json() reads it
+        b'\xef\xbb\xbf{"code": 1200, "message": "Unauthorized"}',  # UTF-8 with a byte order mark
+        '{"code": 1200, "message": "Unauthorized"}'.encode("utf-16"),  # UTF-16 with its BOM
+        '{"code": 1200, "message": "Unauthorized"}'.encode("utf-16-be"),
+        '{"code": 1200, "message": "Unauthorized"}'.encode("utf-32"),
+    ],
+)
+def test_what_json_loads_reads_is_read(body: bytes) -> None:
+    assert json.loads(body)["code"] in (1200, "1200")
+    envelope = parse_envelope(body)
+    assert (envelope.code, envelope.message) == (1200, "Unauthorized")
+    assert read_error(400, body, lambda name: None).category.value == "auth"

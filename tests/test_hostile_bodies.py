@@ -75,7 +75,8 @@ CASES: dict[str, Case] = {
     "code-string-400": Case(
         Reply(400, {"code": "abc", "message": "m", "errorId": "e-s"}), None, "invalid_request", "e-s"
     ),
-    "code-numeric-string-422": Case(Reply(422, {"code": "1002"}), None, "invalid_request"),
+    "code-numeric-string-422": Case(Reply(422, {"code": "1002"}), 1002, "invalid_request"),  # as r.json() reads it
+    "code-numeric-string-401": Case(Reply(400, {"code": "1200"}), 1200, "auth"),
     "code-null-401": Case(Reply(401, {"code": None, "message": None, "errorId": None}), None, "auth"),
     "code-float-403": Case(Reply(403, {"code": 1002.0, "message": 1.5}), None, "forbidden"),
     "code-huge-int-404": Case(_json(404, b'{"code": 1000000000000000000000000000000}'), None, "not_found"),

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from functools import cache
 from types import MappingProxyType
 
+from ..catalog import CATALOG, Category, ErrorCode, category_for_status
 from ..routes import Route, RouteTable, is_placeholder
 from . import automation, chatapps, contacts, lookup, sms, verify, video, voice
 from ._product import Product
@@ -57,4 +58,33 @@ def route_table(product: str | None) -> RouteTable:
     return RouteTable(route for route in ALL_ROUTES if route.product == product)
 
 
-__all__ = ["ALL_ROUTES", "HOSTS", "PATH_WORDS", "PRODUCTS", "Product", "route_table"]
+ANSWERS: Mapping[str, str] = MappingProxyType(
+    {operation: shape for product in PRODUCTS.values() for operation, shape in product.answers.items()}
+)
+"""Operation id -> the shape of its successful answer worth reading."""
+
+
+def lookup_code(code: int, product: str | None) -> ErrorCode | None:
+    """What ``code`` means in ``product``'s answers: its own meaning, else the common catalog's."""
+    known = PRODUCTS.get(product) if product is not None else None
+    own = known.codes.get(code) if known is not None else None
+    return own if own is not None else CATALOG.get(code)
+
+
+def categorize(code: int | None, status: int, product: str | None) -> Category:
+    """The category of an error: from ``product``'s codes or the catalog when they know ``code``, else the status."""
+    entry = lookup_code(code, product) if code is not None else None
+    return entry.category if entry is not None else category_for_status(status)
+
+
+__all__ = [
+    "ALL_ROUTES",
+    "ANSWERS",
+    "HOSTS",
+    "PATH_WORDS",
+    "PRODUCTS",
+    "Product",
+    "categorize",
+    "lookup_code",
+    "route_table",
+]
