@@ -84,6 +84,10 @@ _STATE_RE = re.compile(r"[a-z_]{1,32}")
 _SUBACCOUNT_RE = re.compile(r"[A-Za-z0-9\-._&]{3,50}")
 _NUMERIC_RE = re.compile(r"-?[0-9]{1,9}")
 _MAX_ID = 128
+# Characters that a log line must not carry raw: C0 controls, DEL, C1 controls and the Unicode line and
+# paragraph separators (str.splitlines() and many log viewers break lines there).
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _SCHEMA_URL = "https://opentelemetry.io/schemas/1.26.0"
 
 _internal = logging.getLogger(__name__)
@@ -177,10 +181,26 @@ def _load(body: ReceiptBody) -> Mapping[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _escape_control(match: re.Match[str]) -> str:
+    char = match.group()
+    escape = _CONTROL_ESCAPES.get(char)
+    if escape is not None:
+        return escape
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _one_line(text: str) -> str:
+    """``text`` with every control character and line separator escaped (``\\n``, ``\\x1b``, ``\\u2028``): a
+    receipt's text must not forge log lines or terminal escapes. Done after redaction, which must still see a
+    phone number split by a newline; a backslash is left as it is, so text escaped already passes unchanged."""
+    return _CONTROL_RE.sub(_escape_control, text) if not text.isprintable() else text
+
+
 def _identifier(value: object) -> str | None:
     if not isinstance(value, str) or not value or len(value) > _MAX_ID:
         return None
-    return redact_text(exportable(value))  # a UUID passes unchanged; a phone number would not
+    return _one_line(redact_text(exportable(value)))  # a UUID passes unchanged; a phone number would not
 
 
 def _subaccount(value: object) -> str | None:
@@ -209,7 +229,7 @@ def _code(value: object) -> int | None:
 def _message(value: object) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
-    return redact_text(exportable(value.strip()))
+    return _one_line(redact_text(exportable(value.strip())))
 
 
 class ReceiptRecorder:
