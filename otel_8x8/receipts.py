@@ -411,6 +411,20 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+def _route_path(scope: Scope) -> object:
+    """The path below the app's mount point, as WSGI's PATH_INFO: the ASGI ``path`` is the full path and
+    ``root_path`` the prefix the app is mounted at (a Starlette ``Mount``, ``uvicorn --root-path``); servers
+    that give a path without the root path are taken as they are."""
+    path = scope.get("path")
+    root_path = scope.get("root_path")
+    prefix = root_path.rstrip("/") if isinstance(root_path, str) else ""
+    if isinstance(path, str) and prefix and path.startswith(prefix):
+        rest = path[len(prefix) :]
+        if rest.startswith("/"):
+            return rest
+    return path
+
+
 class ReceiptsASGIMiddleware:
     """ASGI middleware: records the delivery receipts POSTed to ``path``; every message passed on unchanged.
 
@@ -426,7 +440,7 @@ class ReceiptsASGIMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            observe = scope.get("type") == "http" and scope.get("method") == "POST" and scope.get("path") == self.path
+            observe = scope.get("type") == "http" and scope.get("method") == "POST" and _route_path(scope) == self.path
         except Exception:
             observe = False
         if not observe:
