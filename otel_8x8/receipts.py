@@ -649,14 +649,14 @@ class ReceiptsASGIMiddleware:
             message = await receive()
             try:
                 if message.get("type") == "http.request" and not complete:
-                    chunk = bytes(message.get("body") or b"")
+                    chunk = message.get("body") or b""
                     if not overflow:
-                        if size + len(chunk) > MAX_RECEIPT_BYTES:
+                        if size + len(chunk) > MAX_RECEIPT_BYTES:  # measured before any copy
                             overflow = True
                             chunks.clear()
                         else:
                             size += len(chunk)
-                            chunks.append(chunk)
+                            chunks.append(bytes(chunk))
                     if not message.get("more_body", False):
                         complete = True
             except Exception:

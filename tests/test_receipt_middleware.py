@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import socket
+import tracemalloc
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -406,8 +407,6 @@ def test_wsgi_body_shorter_than_its_content_length_records_nothing(
 
 def test_wsgi_body_beyond_the_cap_is_not_copied(telemetry: Telemetry, recorder: ReceiptRecorder) -> None:
     """A terminated body of unknown length, far beyond the cap: the copy stops at the cap, nothing is recorded."""
-    import tracemalloc
-
     total = 16 * MAX_RECEIPT_BYTES
     piece = b'{"eventType": "outbound_message_status_changed"' + b" " * 65000
 
@@ -518,3 +517,55 @@ def test_wsgi_answer_is_closed_and_sized_as_the_apps(telemetry: Telemetry, recor
     result.close()  # type: ignore[attr-defined]
     assert closed == [True]
     assert len(receipt_spans(telemetry)) == 1  # recorded once
+
+
+# --- ASGI: no answer, no acceptance ----------------------------------------------------------------------------
+
+
+async def test_asgi_app_that_never_answers_records_nothing(telemetry: Telemetry, recorder: ReceiptRecorder) -> None:
+    """An app that reads the receipt and returns without a response: the server answers 500, 8x8 sends it again."""
+    body = encode(sms_receipt())
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Any) -> None:
+        raise AssertionError("not called")
+
+    await ReceiptsASGIMiddleware(app, recorder=recorder)(
+        {"type": "http", "method": "POST", "path": WEBHOOK}, receive, send
+    )
+    assert receipt_spans(telemetry) == []
+
+
+async def test_asgi_body_beyond_the_cap_in_one_chunk_is_not_copied(
+    telemetry: Telemetry, recorder: ReceiptRecorder
+) -> None:
+    body = bytearray(b" " * (4 * MAX_RECEIPT_BYTES))
+    sent: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        message = await receive()
+        assert message["body"] is body
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    tracemalloc.start()
+    try:
+        scope = {"type": "http", "method": "POST", "path": WEBHOOK}
+        await ReceiptsASGIMiddleware(app, recorder=recorder)(scope, receive, send)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(sent) == 2
+    assert peak < MAX_RECEIPT_BYTES
+    assert receipt_spans(telemetry) == []
