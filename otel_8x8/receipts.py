@@ -28,11 +28,11 @@ answered (only when it accepted the receipt: 8x8 sends a refused one again, up t
 from __future__ import annotations
 
 import contextlib
-import io
+import functools
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -84,6 +84,10 @@ _STATE_RE = re.compile(r"[a-z_]{1,32}")
 _SUBACCOUNT_RE = re.compile(r"[A-Za-z0-9\-._&]{3,50}")
 _NUMERIC_RE = re.compile(r"-?[0-9]{1,9}")
 _MAX_ID = 128
+# Characters that a log line must not carry raw: C0 controls, DEL, C1 controls and the Unicode line and
+# paragraph separators (str.splitlines() and many log viewers break lines there).
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _SCHEMA_URL = "https://opentelemetry.io/schemas/1.26.0"
 
 _internal = logging.getLogger(__name__)
@@ -177,10 +181,26 @@ def _load(body: ReceiptBody) -> Mapping[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _escape_control(match: re.Match[str]) -> str:
+    char = match.group()
+    escape = _CONTROL_ESCAPES.get(char)
+    if escape is not None:
+        return escape
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _one_line(text: str) -> str:
+    """``text`` with every control character and line separator escaped (``\\n``, ``\\x1b``, ``\\u2028``): a
+    receipt's text must not forge log lines or terminal escapes. Done after redaction, which must still see a
+    phone number split by a newline; a backslash is left as it is, so text escaped already passes unchanged."""
+    return _CONTROL_RE.sub(_escape_control, text) if not text.isprintable() else text
+
+
 def _identifier(value: object) -> str | None:
     if not isinstance(value, str) or not value or len(value) > _MAX_ID:
         return None
-    return redact_text(exportable(value))  # a UUID passes unchanged; a phone number would not
+    return _one_line(redact_text(exportable(value)))  # a UUID passes unchanged; a phone number would not
 
 
 def _subaccount(value: object) -> str | None:
@@ -209,7 +229,7 @@ def _code(value: object) -> int | None:
 def _message(value: object) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
-    return redact_text(exportable(value.strip()))
+    return _one_line(redact_text(exportable(value.strip())))
 
 
 class ReceiptRecorder:
@@ -321,15 +341,209 @@ def metric_attributes(receipt: Receipt) -> Attributes:
 
 
 def _accepted(status: int | None) -> bool:
-    """Whether the app took the receipt: 8x8 sends it again after a 4xx/5xx answer, so only then count it."""
-    return status is None or status < 400
+    """Whether the app took the receipt: 8x8 sends it again after a 4xx/5xx answer, so only then count it.
+    No status (the app raised, or never answered) is no acceptance: the server answers 500."""
+    return status is not None and status < 400
+
+
+class _BodyCopy:
+    """A bounded copy of the request body the app reads, and whether it is the whole body.
+
+    ``length`` is the Content-Length to trust (None when the server marks the input terminated: then the
+    body ends where the stream does). Past MAX_RECEIPT_BYTES, or after a read error, the copy is dropped.
+    """
+
+    __slots__ = ("data", "ended", "length")
+
+    def __init__(self, length: int | None) -> None:
+        self.length = length
+        self.data: bytearray | None = bytearray()
+        self.ended = False
+
+    def add(self, chunk: bytes | bytearray | memoryview) -> None:
+        data = self.data
+        if data is None:
+            return
+        try:
+            size = len(chunk)
+            if self.length is not None:  # bytes past Content-Length are not the body's
+                size = min(size, self.length - len(data))
+            if len(data) + size > MAX_RECEIPT_BYTES:
+                self.data = None
+            elif size > 0:
+                data += chunk[:size]
+        except Exception:
+            self.data = None
+
+    def end(self) -> None:
+        self.ended = True
+
+    def drop(self) -> None:
+        self.data = None
+
+    def body(self) -> bytes | None:
+        """The whole body, if the app read all of it without error; else None."""
+        data = self.data
+        if data is None:
+            return None
+        if self.length is not None:
+            return bytes(data) if len(data) == self.length else None
+        return bytes(data) if self.ended else None
+
+
+def _size(args: tuple[Any, ...], kwargs: Mapping[str, Any], name: str) -> Any:
+    return args[0] if args else kwargs.get(name, -1)
+
+
+class _TeeInput:
+    """``wsgi.input`` as the app sees it: every call goes to the server's stream, and what it returns (or
+    raises) reaches the app unchanged; the bytes returned are also added to a bounded copy."""
+
+    def __init__(self, stream: Any, copy: _BodyCopy) -> None:
+        self._stream = stream
+        self._copy = copy
+
+    def read(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            data = self._stream.read(*args, **kwargs)
+        except BaseException:
+            self._copy.drop()
+            raise
+        with contextlib.suppress(Exception):
+            size = _size(args, kwargs, "size")
+            if data:
+                self._copy.add(data)
+            if size is None or size < 0 or (not data and size != 0):  # read() reads to the end
+                self._copy.end()
+        return data
+
+    def readline(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            line = self._stream.readline(*args, **kwargs)
+        except BaseException:
+            self._copy.drop()
+            raise
+        with contextlib.suppress(Exception):
+            if line:
+                self._copy.add(line)
+            elif _size(args, kwargs, "size") != 0:
+                self._copy.end()
+        return line
+
+    def readlines(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            lines = self._stream.readlines(*args, **kwargs)
+        except BaseException:
+            self._copy.drop()
+            raise
+        with contextlib.suppress(Exception):
+            for line in lines:
+                self._copy.add(line)
+            hint = _size(args, kwargs, "hint")
+            if hint is None or hint <= 0 or not lines:
+                self._copy.end()
+        return lines
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            lines = iter(self._stream)
+        except BaseException:
+            self._copy.drop()
+            raise
+        while True:
+            try:
+                line = next(lines)
+            except StopIteration:
+                self._copy.end()
+                return
+            except BaseException:
+                self._copy.drop()
+                raise
+            self._copy.add(line)
+            yield line
+
+    def _readinto(self, name: str, buffer: Any) -> Any:
+        try:
+            count = getattr(self._stream, name)(buffer)
+        except BaseException:
+            self._copy.drop()
+            raise
+        with contextlib.suppress(Exception):
+            if count:
+                self._copy.add(memoryview(buffer).cast("B")[:count])
+            elif count == 0 and len(buffer) > 0:
+                self._copy.end()
+        return count
+
+    def _read1(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            data = self._stream.read1(*args, **kwargs)
+        except BaseException:
+            self._copy.drop()
+            raise
+        with contextlib.suppress(Exception):
+            if data:
+                self._copy.add(data)
+            elif _size(args, kwargs, "size") != 0:
+                self._copy.end()
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._stream, name)  # what the server's stream lacks, this one lacks too
+        if name in ("readinto", "readinto1"):  # werkzeug's LimitedStream reads through readinto
+            return functools.partial(self._readinto, name)
+        if name == "read1":
+            return self._read1
+        return attribute
+
+
+class _AnsweredBody:
+    """The app's answer, passed on unchanged; when it has been iterated to its end (or closed without being
+    iterated), the status is known and the receipt is recorded (once)."""
+
+    def __init__(self, result: Iterable[bytes], record: Callable[[], None]) -> None:
+        self._result = result
+        self._record: Callable[[], None] | None = record
+        self._started = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._started = True
+        try:
+            yield from self._result
+        except BaseException:
+            self._record = None  # the answer broke: the server sends an error, or a cut answer
+            raise
+        self._finish()
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._result, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if not self._started:
+                self._finish()
+            self._record = None
+
+    def _finish(self) -> None:
+        record, self._record = self._record, None
+        if record is not None:
+            record()
+
+
+class _SizedAnsweredBody(_AnsweredBody):
+    """The same, for an answer with a length (a list: wsgiref sets Content-Length from a one-item one)."""
+
+    def __len__(self) -> int:
+        return len(self._result)  # type: ignore[arg-type]
 
 
 class ReceiptsMiddleware:
     """WSGI middleware: records the delivery receipts POSTed to ``path``; every request and answer unchanged.
 
-    The body (up to Content-Length, at most 1 MiB) is read before the app runs and handed to the app as an
-    ``io.BytesIO`` with the same bytes. Flask: ``app.wsgi_app = ReceiptsMiddleware(app.wsgi_app)``.
+    The app reads the body itself, from ``wsgi.input`` wrapped to copy what it reads (at most 1 MiB); once
+    the app's answer has been iterated (its status is then known), the receipt in a body the app read whole
+    is recorded. Flask: ``app.wsgi_app = ReceiptsMiddleware(app.wsgi_app)``.
     """
 
     def __init__(self, app: WSGIApplication, path: str = DEFAULT_PATH, recorder: ReceiptRecorder | None = None) -> None:
@@ -338,8 +552,8 @@ class ReceiptsMiddleware:
         self.recorder = recorder if recorder is not None else ReceiptRecorder()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        body = self._observe(environ)
-        if body is None:
+        copy = self._observe(environ)
+        if copy is None:
             return self.app(environ, start_response)
         statuses: list[int] = []
 
@@ -348,40 +562,39 @@ class ReceiptsMiddleware:
                 statuses.append(int(status.split(" ", 1)[0]))
             return start_response(status, headers, exc_info)
 
-        result = self.app(environ, observing_start_response)
-        if _accepted(statuses[-1] if statuses else None):
-            self.recorder.record(body)
-        return result
+        def record() -> None:
+            try:
+                body = copy.body()
+                if body is not None and _accepted(statuses[-1] if statuses else None):
+                    self.recorder.record(body)
+            except Exception:
+                _internal.debug("otel-8x8: could not record a delivery receipt", exc_info=True)
 
-    def _observe(self, environ: WSGIEnvironment) -> bytes | None:
-        """The body of a POST to the webhook path, replaced in ``environ`` by a copy; else None (untouched)."""
+        result = self.app(environ, observing_start_response)
+        try:
+            sized = hasattr(result, "__len__")
+            return _SizedAnsweredBody(result, record) if sized else _AnsweredBody(result, record)
+        except Exception:
+            return result
+
+    def _observe(self, environ: WSGIEnvironment) -> _BodyCopy | None:
+        """For a POST to the webhook path, ``wsgi.input`` replaced by a tee and its copy; else None (untouched)."""
         try:
             if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != self.path:
                 return None
-            length_text = str(environ.get("CONTENT_LENGTH") or "").strip()
-            if not length_text.isdigit():
-                return None
-            length = int(length_text)
-            if length > MAX_RECEIPT_BYTES:
-                return None
-            stream = environ["wsgi.input"]
+            length: int | None = None
+            if not environ.get("wsgi.input_terminated"):  # else Content-Length, if any, is not the body's
+                length_text = str(environ.get("CONTENT_LENGTH") or "").strip()
+                if not length_text.isdigit():
+                    return None  # no body (WSGI: without Content-Length, the app must not read)
+                length = int(length_text)
+                if length == 0 or length > MAX_RECEIPT_BYTES:
+                    return None
+            copy = _BodyCopy(length)
+            environ["wsgi.input"] = _TeeInput(environ["wsgi.input"], copy)
+            return copy
         except Exception:
             return None
-        chunks: list[bytes] = []
-        size = 0
-        failed = False
-        try:
-            while size < length:
-                chunk = stream.read(length - size)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-        except Exception:  # the client went away: the app gets what arrived, nothing is recorded
-            failed = True
-        body = b"".join(chunks)
-        environ["wsgi.input"] = io.BytesIO(body)
-        return None if failed else body
 
 
 Scope = MutableMapping[str, Any]
@@ -389,6 +602,20 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _route_path(scope: Scope) -> object:
+    """The path below the app's mount point, as WSGI's PATH_INFO: the ASGI ``path`` is the full path and
+    ``root_path`` the prefix the app is mounted at (a Starlette ``Mount``, ``uvicorn --root-path``); servers
+    that give a path without the root path are taken as they are."""
+    path = scope.get("path")
+    root_path = scope.get("root_path")
+    prefix = root_path.rstrip("/") if isinstance(root_path, str) else ""
+    if isinstance(path, str) and prefix and path.startswith(prefix):
+        rest = path[len(prefix) :]
+        if rest.startswith("/"):
+            return rest
+    return path
 
 
 class ReceiptsASGIMiddleware:
@@ -406,7 +633,7 @@ class ReceiptsASGIMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            observe = scope.get("type") == "http" and scope.get("method") == "POST" and scope.get("path") == self.path
+            observe = scope.get("type") == "http" and scope.get("method") == "POST" and _route_path(scope) == self.path
         except Exception:
             observe = False
         if not observe:
@@ -422,14 +649,14 @@ class ReceiptsASGIMiddleware:
             message = await receive()
             try:
                 if message.get("type") == "http.request" and not complete:
-                    chunk = bytes(message.get("body") or b"")
+                    chunk = message.get("body") or b""
                     if not overflow:
-                        if size + len(chunk) > MAX_RECEIPT_BYTES:
+                        if size + len(chunk) > MAX_RECEIPT_BYTES:  # measured before any copy
                             overflow = True
                             chunks.clear()
                         else:
                             size += len(chunk)
-                            chunks.append(chunk)
+                            chunks.append(bytes(chunk))
                     if not message.get("more_body", False):
                         complete = True
             except Exception:
