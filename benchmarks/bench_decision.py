@@ -33,10 +33,12 @@ from inprocess import error_body, install_sdk
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
+from otel_8x8.answers import read_answer, read_error
+from otel_8x8.call import describe_call
 from otel_8x8.config import Options
 from otel_8x8.hosts import HostMatcher, netloc_of
 from otel_8x8.interceptor import Interceptor
-from otel_8x8.recorder import Recorder, describe_call, read_error
+from otel_8x8.recorder import Recorder
 
 EIGHT_BY_EIGHT_URL = "https://sms.8x8.com/api/v1/subaccounts/acme-prod/messages"
 OTHER_URL = "https://api.example.com/v2/orders/12345?expand=items"
@@ -107,19 +109,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         ("describe_call, 8x8 URL", lambda: describe_call("POST", EIGHT_BY_EIGHT_URL, target), None),
         (
-            "record_response 200 send answer (umid), recording",
-            lambda: recorder.record_response(recording, call, 200, SEND_BODY, _no_header),
+            "read and record a 200 send answer (umid), recording",
+            lambda: recorder.record_answer(recording, call, 200, read_answer(call, 200, SEND_BODY, _no_header)),
             None,
         ),
         ("read_error, 1002 body", lambda: read_error(400, ERROR_BODY, _no_header), None),
         (
-            "record_response 1002, non-recording span",
-            lambda: recorder.record_response(sampled_out, call, 400, ERROR_BODY, _no_header),
+            "read and record 1002, non-recording span",
+            lambda: recorder.record_answer(sampled_out, call, 400, read_answer(call, 400, ERROR_BODY, _no_header)),
             None,
         ),
         (
-            "record_response 1002, recording span",
-            lambda: recorder.record_response(recording, call, 400, ERROR_BODY, _no_header),
+            "read and record 1002, recording span",
+            lambda: recorder.record_answer(recording, call, 400, read_answer(call, 400, ERROR_BODY, _no_header)),
             None,
         ),
         ("  part: error_attributes", lambda: recorder.error_attributes(call, error), None),

@@ -24,9 +24,11 @@ from opentelemetry.instrumentation.utils import (
 )
 from opentelemetry.trace import Span, SpanKind, Tracer
 
+from .answers import ErrorInfo, HeaderGetter, read_answer, read_error
+from .call import Call, describe_call
 from .guard import IN_8X8_CALL, guarded
 from .hosts import HostMatcher
-from .recorder import Call, HeaderGetter, Recorder, describe_call, read_error
+from .recorder import Recorder
 from .streams import StreamTap
 
 _SUPPRESS_HTTP = context._SUPPRESS_HTTP_INSTRUMENTATION_KEY
@@ -182,9 +184,10 @@ class CallScope:
                 tap = StreamTap(self._deferred_error(status, header), held=True)
                 self._deferred = True
             else:
-                error = recorder.record_response(self.span, self.call, status, body, header, enriching=not self.owns)
-                if error is not None:
-                    self._error_type = error.error_type
+                answer = read_answer(self.call, status, body, header)
+                recorder.record_answer(self.span, self.call, status, answer, enriching=not self.owns)
+                if isinstance(answer, ErrorInfo):
+                    self._error_type = answer.error_type
         return tap
 
     def response_hook(self, request: object, response: object) -> None:

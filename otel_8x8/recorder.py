@@ -1,7 +1,7 @@
-"""Record what an 8x8 call tells: span attributes, the error log record and the metrics.
+"""Record what an 8x8 call told: span attributes and status, the error log record, the metrics.
 
-Nothing here touches the HTTP libraries; the hooks hand over plain values (method, URL,
-status, a header getter, the body bytes the application already has).
+The last step of a call's way through otel-8x8 (``call.py`` describes it, ``answers.py`` reads its answer).
+Nothing here reads a body or touches the HTTP libraries.
 """
 
 from __future__ import annotations
@@ -9,167 +9,27 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from opentelemetry.metrics import Meter
 from opentelemetry.trace import Span, Status, StatusCode
-from opentelemetry.util.types import AttributeValue
 
 from . import attributes as A
+from .answers import ErrorInfo, Sent
+from .call import Attributes, Call
 from .catalog import Category, code_for_reason
 from .config import Options
-from .envelope import (
-    MAX_BATCH_BYTES,
-    Batch,
-    Envelope,
-    batch_of,
-    envelope_of,
-    lookup_failure,
-    parse_envelope,
-    parse_object,
-    umid_of,
-)
+from .envelope import Batch
 from .guard import guarded
-from .hosts import Target, authority_end
-from .products import ANSWERS, categorize, lookup_code
-from .redaction import redact_id, redact_text, redact_url
-from .templates import path_info
+from .products import categorize, lookup_code
+from .redaction import redact_id, redact_text
 from .texts import exportable
 
 LOGGER_NAME = "otel_8x8"
 _LOG_FORMAT = "8x8 %s %s [%s] on %s: HTTP %d%s%s"
 error_logger = logging.getLogger(LOGGER_NAME)
 
-_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-Attributes = dict[str, AttributeValue]
-HeaderGetter = Callable[[str], "str | None"]
-
-
-@dataclass(frozen=True)
-class Call:
-    """An 8x8 call as known before it is sent."""
-
-    span_name: str
-    attributes: Attributes  # recorded on the span at start (the sampler sees them)
-    method: str
-    template: str
-    product: str | None
-    kind: str | None = None  # the shape of a successful answer worth reading (products' ``answers``)
-    duration_attributes: Attributes = field(default_factory=dict)  # http.client.request.duration, before status
-    log_attributes: Attributes = field(default_factory=dict)  # the error log record's, before the error
-
-
-def _subset(attributes: Attributes, keys: tuple[str, ...]) -> Attributes:
-    return {key: value for key in keys if (value := attributes.get(key)) is not None}
-
-
-@lru_cache(maxsize=1024)
-def describe_call(method: str, url: str, target: Target) -> Call:
-    """Span name and start attributes of a call to an 8x8 host.
-
-    Cached: a service calls the same few URLs again and again. The returned Call and its
-    attribute dicts are shared and must never be modified.
-    """
-    scheme, _, rest = url.partition("://")
-    scheme = scheme.lower()
-    netloc_end = authority_end(rest)
-    netloc = rest[:netloc_end].rpartition("@")[2]
-    path = rest[netloc_end:].partition("?")[0].partition("#")[0] or "/"
-    host, port = _split_host_port(netloc, scheme)
-    upper = method.upper()
-    info = path_info(upper, path, target.product)
-    known = upper if upper in _KNOWN_METHODS else "_OTHER"
-    product = info.product
-    attrs: Attributes = {
-        A.HTTP_REQUEST_METHOD: known,
-        A.SERVER_ADDRESS: host,
-        A.URL_FULL: exportable(redact_url(url, info)),
-        A.URL_TEMPLATE: info.template,
-    }
-    if port is not None:
-        attrs[A.SERVER_PORT] = port
-    if known == "_OTHER":
-        attrs[A.HTTP_REQUEST_METHOD_ORIGINAL] = method
-    if product:
-        attrs[A.PRODUCT] = product
-    if target.region:
-        attrs[A.REGION] = target.region
-    if info.subaccount_id:
-        attrs[A.SUBACCOUNT_ID] = info.subaccount_id
-    span_name = f"{'HTTP' if known == '_OTHER' else known} {info.template}"
-    return Call(
-        span_name,
-        attrs,
-        known,
-        info.template,
-        product,
-        ANSWERS.get(info.operation_id) if info.operation_id is not None else None,
-        _subset(attrs, A.DURATION_METRIC_ATTRIBUTES),
-        _subset(attrs, A.LOG_CALL_ATTRIBUTES),
-    )
-
-
-def _split_host_port(netloc: str, scheme: str) -> tuple[str, int | None]:
-    if netloc.startswith("["):
-        end = netloc.find("]")
-        host, rest = netloc[1:end], netloc[end + 1 :]
-        port_text = rest[1:] if rest.startswith(":") else ""
-    else:
-        host, sep, port_text = netloc.rpartition(":")
-        if not sep:
-            host, port_text = netloc, ""
-    port = int(port_text) if port_text.isdigit() else _DEFAULT_PORTS.get(scheme)
-    return host.lower(), port
-
-
-@dataclass(frozen=True)
-class ErrorInfo:
-    """What an error response says, ready to record."""
-
-    status: int
-    category: Category
-    envelope: Envelope
-    message: str | None  # redacted
-    retry_after: float | None
-    error_id: str | None = None  # redacted (a UUID passes whole; an echoed phone number would not)
-
-    @property
-    def error_type(self) -> str:
-        # The HTTP status, as the semantic conventions say; a failure 8x8 reports inside a 2xx answer
-        # has no error status, so its type is what the answer says (NOT_CREATED, LOOKUP_ERROR).
-        return str(self.status) if self.status >= 400 else self.envelope.failure or "NOT_CREATED"
-
-
-# The shapes of a 2xx answer that can report a failure: Voice callflows and Number Lookup.
-_FAILURE_READERS: dict[str, Callable[[Any], Envelope]] = {"callflow": envelope_of, "lookup": lookup_failure}
-
-
-def read_error(status: int, body: bytes | None, header: HeaderGetter, product: str | None = None) -> ErrorInfo:
-    """Parse an error response (HTTP >= 400) of ``product``. ``body`` is None when the application has not read it."""
-    return _error_info(status, parse_envelope(body), header, product)
-
-
-def _error_info(status: int, envelope: Envelope, header: HeaderGetter, product: str | None) -> ErrorInfo:
-    category = categorize(envelope.code, status, product)
-    message = redact_text(envelope.message) if envelope.message else None
-    error_id = redact_id(envelope.error_id) if envelope.error_id is not None else None
-    return ErrorInfo(status, category, envelope, message, _retry_after(header("retry-after")), error_id)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return seconds if 0 <= seconds < 1e9 else None
 
 
 class Recorder:
@@ -204,32 +64,20 @@ class Recorder:
                 if key in existing:
                     span.set_attribute(key, call.attributes[A.URL_FULL])
 
-    def record_response(
-        self, span: Span, call: Call, status: int, body: bytes | None, header: HeaderGetter, enriching: bool = False
-    ) -> ErrorInfo | None:
-        """Status, and for an error answer the error attributes, log record and counter.
-
-        An error answer is HTTP >= 400, or a failure inside a 2xx answer (a Voice callflow ``NOT_CREATED``,
-        a Number Lookup ``status.state`` ``error``). On a
-        successful send or batch, the ``umid`` / ``batchId`` and the batch's rejections are read
-        from the body the application already has (``body`` is None when it has not read it).
-        """
-        recording = span.is_recording()
-        if recording:
+    def record_answer(
+        self, span: Span, call: Call, status: int, answer: ErrorInfo | Sent | Batch | None, enriching: bool = False
+    ) -> None:
+        """The status, and what the answer told (``answers.read_answer``): an error's attributes, log record
+        and count, or a success's umid or batch counts and rejections."""
+        if span.is_recording():
             span.set_attribute(A.HTTP_RESPONSE_STATUS_CODE, status)
-        if status >= 400:
-            error = read_error(status, body, header, call.product)
-        elif call.kind is None or body is None:
-            return None
-        elif call.kind in _FAILURE_READERS:
-            envelope = _FAILURE_READERS[call.kind](parse_object(body))
-            if envelope.failure is None:
-                return None
-            error = _error_info(status, envelope, header, call.product)
-        else:
-            self._record_success(span, call, status, body, recording)
-            return None
-        return self.record_error(span, call, error, enriching)
+        if isinstance(answer, ErrorInfo):
+            self.record_error(span, call, answer, enriching)
+        elif isinstance(answer, Sent):
+            if span.is_recording():
+                span.set_attribute(A.MESSAGE_UMID, answer.umid)
+        elif isinstance(answer, Batch):
+            self._record_batch(span, call, status, answer)
 
     def record_error(self, span: Span, call: Call, error: ErrorInfo, enriching: bool = False) -> ErrorInfo:
         """The error attributes and status on the span, the counter, and the log record."""
@@ -252,16 +100,8 @@ class Recorder:
         if span.is_recording():
             span.set_attributes({A.HTTP_RESPONSE_STATUS_CODE: status, A.ERROR_TYPE: str(status)})
 
-    def _record_success(self, span: Span, call: Call, status: int, body: bytes, recording: bool) -> None:
-        if call.kind == "send":
-            umid = umid_of(parse_object(body))
-            if umid is not None and recording:
-                span.set_attribute(A.MESSAGE_UMID, redact_id(umid))
-            return
-        batch = batch_of(parse_object(body, limit=MAX_BATCH_BYTES))
-        if batch is None:
-            return
-        if recording:
+    def _record_batch(self, span: Span, call: Call, status: int, batch: Batch) -> None:
+        if span.is_recording():
             batch_id = redact_id(batch.batch_id) if batch.batch_id is not None else None
             counts = {A.BATCH_ID: batch_id, A.BATCH_ACCEPTED: batch.accepted, A.BATCH_REJECTED: batch.rejected}
             span.set_attributes({key: value for key, value in counts.items() if value is not None})

@@ -426,8 +426,8 @@ def check_logging_never_loops(
         telemetry.tracer_provider.add_span_processor(RaisingSpanProcessor("on_end"))
     elif failure == "describe_call-raises":
         monkeypatch.setattr(otel_8x8.interceptor, "describe_call", boom)
-    elif failure == "record_response-raises":
-        monkeypatch.setattr(otel_8x8.recorder.Recorder, "record_response", boom)
+    elif failure == "record_answer-raises":
+        monkeypatch.setattr(otel_8x8.recorder.Recorder, "record_answer", boom)
     logger = logging.getLogger("otel_8x8")
     handler = HttpCallingHandler(fake.url + MESSAGES)
     level = logger.level

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from otel_8x8.answers import read_error
 from otel_8x8.envelope import MAX_ENVELOPE_BYTES, Envelope, parse_envelope, parse_object
-from otel_8x8.recorder import read_error
 
 SEED_EXAMPLE = b"""{
 "code": 1300,

@@ -21,6 +21,8 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.trace import StatusCode
 
+import otel_8x8.answers
+import otel_8x8.call
 import otel_8x8.hosts
 import otel_8x8.interceptor
 import otel_8x8.recorder
@@ -266,12 +268,13 @@ def test_user_hooks_that_raise(
 STEPS: dict[str, tuple[Any, str]] = {
     "host-matcher": (otel_8x8.hosts.HostMatcher, "match"),
     "describe_call": (otel_8x8.interceptor, "describe_call"),
-    "parse_envelope": (otel_8x8.recorder, "parse_envelope"),
-    "parse_object": (otel_8x8.recorder, "parse_object"),
-    "categorize": (otel_8x8.recorder, "categorize"),
-    "redact_text": (otel_8x8.recorder, "redact_text"),
-    "redact_url": (otel_8x8.recorder, "redact_url"),
-    "Recorder.record_response": (otel_8x8.recorder.Recorder, "record_response"),
+    "read_answer": (otel_8x8.interceptor, "read_answer"),
+    "parse_envelope": (otel_8x8.answers, "parse_envelope"),
+    "parse_object": (otel_8x8.answers, "parse_object"),
+    "categorize": (otel_8x8.answers, "categorize"),
+    "redact_text": (otel_8x8.answers, "redact_text"),
+    "redact_url": (otel_8x8.call, "redact_url"),
+    "Recorder.record_answer": (otel_8x8.recorder.Recorder, "record_answer"),
     "Recorder.error_attributes": (otel_8x8.recorder.Recorder, "error_attributes"),
     "Recorder._count_error": (otel_8x8.recorder.Recorder, "_count_error"),
     "Recorder._log_error": (otel_8x8.recorder.Recorder, "_log_error"),
@@ -451,7 +454,7 @@ def test_exporter_http_calls_are_not_instrumented(
     assert sum(len(r.json()) for r in traces) == 3  # exactly the application's spans, nothing fed back
 
 
-@pytest.mark.parametrize("failure", ["none", "record_response-raises", "span-end-raises", "describe_call-raises"])
+@pytest.mark.parametrize("failure", ["none", "record_answer-raises", "span-end-raises", "describe_call-raises"])
 @pytest.mark.parametrize("client", CLIENT_NAMES)
 def test_logging_from_inside_the_instrumentation_never_loops(
     client: str, failure: str, fake: FakeEightByEight, telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from otel_8x8 import EightByEightInstrumentor
 from otel_8x8 import attributes as A
+from otel_8x8.call import describe_call
 from otel_8x8.hosts import DEFAULT_HOSTS, HostMatcher
 from otel_8x8.products import ALL_ROUTES, PRODUCTS, route_table
 from otel_8x8.products.routes_table import ROUTES, SERVERS
-from otel_8x8.recorder import describe_call
 from otel_8x8.routes import Route, is_placeholder
 from otel_8x8.templates import MAX_DEPTH, VOCABULARY, path_info
 from otel_8x8.testing import FakeEightByEight

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from otel_8x8.call import describe_call
 from otel_8x8.hosts import HostMatcher, Target
-from otel_8x8.recorder import describe_call
 from otel_8x8.templates import PLACEHOLDERS, VOCABULARY, parse_path
 
 UMID = "1cc1eda1-f5dd-ea11-8288-0263195dd35a"
