@@ -52,7 +52,9 @@ def test_short_numbers_kept(text: str) -> None:
     assert redact_text(text) == text
 
 
-@pytest.mark.parametrize("uuid", [UMID, "12345678-1234-1234-1234-123456789012", UMID.upper()])
+@pytest.mark.parametrize(
+    "uuid", [UMID, "3f0c1a2b-1234-1234-1234-123456789012", "123456ab-1234-5678-9abc-123456789012", UMID.upper()]
+)
 def test_uuid_kept(uuid: str) -> None:
     text = f"errorId {uuid} for message"
     assert redact_text(text) == text
@@ -260,7 +262,7 @@ def test_redaction_takes_linear_time_on_hostile_text(text: str) -> None:
 
 
 @pytest.mark.parametrize("separator", [" - ", " ", "-", ", "])
-@pytest.mark.parametrize("uuid", [UMID, "12345678-1234-5678-9abc-123456789abc"])
+@pytest.mark.parametrize("uuid", [UMID, "123456ab-1234-5678-9abc-123456789abc"])
 def test_a_phone_number_does_not_run_on_into_a_uuid(separator: str, uuid: str) -> None:
     assert redact_text(f"to +6591234567{separator}{uuid} failed") == f"to REDACTED{separator}{uuid} failed"
 
