@@ -80,8 +80,8 @@ _SECRETS_RE = re.compile(
     rf"(?:(?:basic|bearer|digest|token|negotiate|ntlm|apikey|key|hmac)\s+)?){_VALUE}"
     rf"|(?P<name>{_NOT_AFTER_NAME_CHAR}(?:{_NAMES}){_QUOTE}?\s*[:=]\s*)"
     r"(?:(?P<quote>\\?[\"'])[^\"'\\\r\n]{1,128}(?P=quote)|(?P<open>\\?[\"']?)" + _VALUE + ")"
-    rf"|(?P<phrase>{_NOT_AFTER_NAME_CHAR}(?:x[-_ ]?)?(?:api|access)[-_ ]?(?:key|token)\s+)"
-    rf"(?!(?-i:[a-z]{{1,15}})[.,;:!?]?(?![A-Za-z0-9._~+/=\-]))(?P<phrase_open>{_QUOTE}?){_VALUE}"
+    rf"|(?P<phrase>{_NOT_AFTER_NAME_CHAR}(?:x[-_])?(?:api|access)[-_ ]?(?:key|token)\s+)"
+    rf"(?![:=]|(?-i:[a-z]{{1,15}})[.,;:!?]?(?![A-Za-z0-9._~+/=\-]))(?P<phrase_open>{_QUOTE}?){_VALUE}"
     r"|(?P<bearer>\bBearer\s+)[A-Za-z0-9\-._~+/]+=*",
     re.IGNORECASE,
 )
@@ -98,11 +98,14 @@ _SEPARATOR_CHARS = (
     "\u200b-\u200d\u2060\ufeff"
 )
 _PERCENT = "%(?:25)?"
-_ENCODED_SEPARATOR = (
-    rf"{_PERCENT}(?:2[0B-Fb-f89]|5[Ff]|0[9AaDd]|[Cc]2{_PERCENT}(?:[Aa]0|[Bb]7)"
+_ENCODED_SEPARATOR_RE = re.compile(
+    rf"{_PERCENT}(?:(?P<plus>2[Bb])|2[0C-Fc-f89]|5[Ff]|0[9AaDd]|[Cc]2{_PERCENT}(?:[Aa]0|[Bb]7)"
     rf"|[Ee]2{_PERCENT}80{_PERCENT}(?:8[Bb]|9[0-5])|[Ee]2{_PERCENT}88{_PERCENT}92)"
 )
-_PHONE_RE = re.compile(rf"(?:\+|{_PERCENT}2[Bb])?(?:\d(?:[{_SEPARATOR_CHARS}]|{_ENCODED_SEPARATOR})*){{6,}}\d")
+# The encoded separators are not in the phone pattern itself: their hex digits would let a match start inside
+# one (``%20%20...`` would be scanned from every ``2``, quadratic). They are blanked out in a copy of the text,
+# one for one, and the matches found in the copy are cut out of the text.
+_PHONE_RE = re.compile(rf"(?:\+\s*)?(?:\d[{_SEPARATOR_CHARS}]*){{6,}}\d")
 MAX_TEXT = 512
 """Recorded free text (error messages) is cut to this many characters."""
 
@@ -152,30 +155,55 @@ def _redact_all(text: str) -> str:
     return _redact_phones(_SECRETS_RE.sub(_replace_secret, text))
 
 
+_HEX_LETTERS = frozenset("abcdefABCDEF")
+
+
 def _is_kept_uuid(text: str, start: int, end: int) -> bool:
     """Whether the UUID-shaped ``text[start:end]`` is an id to keep whole rather than digits to redact.
 
-    A real UUID (umid, errorId) is kept; a phone number in UUID shape is not: the UUID is not kept when it
-    starts with 7 decimal digits (``65912345-6700-...``, which the phone rule would take as a number; 3.7% of
-    random UUIDs do, and lose those digits) or follows a ``+`` / ``%2B``."""
-    if text[start : start + 7].isdecimal():
+    A real UUID (umid, errorId) is kept whole. A number in UUID shape is not, and goes through the phone rule:
+    one without any hex letter (``65912345-6700-0000-0000-000000000000``: 3 in 10 million random UUIDs) or
+    right after a ``+`` / ``%2B`` (``+65912345-6700-4abc-...``: no id is written so). A UUID with a hex letter
+    is kept even when it starts with many decimal digits: 2.3% of random UUIDs have an all-decimal first
+    group, and an id that lost its digits would be of no use to 8x8 support."""
+    if _HEX_LETTERS.isdisjoint(text[start:end]):
         return False
     before = text[max(0, start - 3) : start]
     return not (before.endswith("+") or before.lower().endswith("%2b"))
 
 
+def _blank_encoded(match: re.Match[str]) -> str:
+    """An encoded separator as as many spaces (an encoded ``+`` as a ``+`` and spaces: a number's prefix)."""
+    length = len(match.group())
+    return "+" + " " * (length - 1) if match.group("plus") is not None else " " * length
+
+
+def _sub_phones(text: str) -> str:
+    if "%" not in text:
+        return _PHONE_RE.sub(REDACTED, text)
+    blanked = _ENCODED_SEPARATOR_RE.sub(_blank_encoded, text)  # the same length: positions carry over
+    parts: list[str] = []
+    done = 0
+    for phone in _PHONE_RE.finditer(blanked):
+        parts.append(text[done : phone.start()])
+        parts.append(REDACTED)
+        done = phone.end()
+    parts.append(text[done:])
+    return "".join(parts)
+
+
 def _redact_phones(text: str) -> str:
     if "-" not in text:
-        return _PHONE_RE.sub(REDACTED, text)
+        return _sub_phones(text)
     parts: list[str] = []
     done = 0
     for uuid in _UUID_SEARCH_RE.finditer(text):
         start, end = uuid.span()
         if _is_kept_uuid(text, start, end):
-            parts.append(_PHONE_RE.sub(REDACTED, text[done:start]))
+            parts.append(_sub_phones(text[done:start]))
             parts.append(uuid.group())
             done = end
-    parts.append(_PHONE_RE.sub(REDACTED, text[done:]))
+    parts.append(_sub_phones(text[done:]))
     return "".join(parts)
 
 
