@@ -1,6 +1,6 @@
-"""Generate the README's reference tables from the code: ``python -m otel_8x8.docs`` rewrites them.
+"""Generate the reference tables from the code: ``python -m otel_8x8.docs`` rewrites them.
 
-Each table sits in README.md between ``<!-- BEGIN GENERATED: name -->`` and
+Each table sits in README.md (or docs/operations.md) between ``<!-- BEGIN GENERATED: name -->`` and
 ``<!-- END GENERATED: name -->``; tests/test_readme.py fails when one is out of date.
 """
 
@@ -20,6 +20,7 @@ from .products import ALL_ROUTES, PRODUCTS
 _PRODUCT_NAMES = ", ".join(f"`{name}`" for name in PRODUCTS)
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+OPERATIONS = README.parent / "docs" / "operations.md"
 
 # attribute -> (type, description)
 ATTRIBUTE_DOCS: dict[str, tuple[str, str]] = {
@@ -167,6 +168,21 @@ def render_tables() -> dict[str, str]:
     }
 
 
+def _operations() -> str:
+    rows = [
+        (f"`{product.name}`", f"`{route.method} {route.template}`", f"`{route.operation_id}`", ", ".join(route.hosts))
+        for product in PRODUCTS.values()
+        for route in sorted(ALL_ROUTES, key=lambda route: (route.template, route.method))
+        if route.product == product.name
+    ]
+    return _table(("Product", "Span name", "8x8 operation id", "Hosts (where not the product's)"), rows)
+
+
+def render_operations() -> dict[str, str]:
+    """The tables of docs/operations.md."""
+    return {"operations": _operations()}
+
+
 _BLOCK = re.compile(r"(<!-- BEGIN GENERATED: ([\w-]+) -->\n)(.*?)(<!-- END GENERATED: \2 -->)", re.S)
 
 
@@ -175,12 +191,12 @@ def generated_blocks(text: str) -> dict[str, str]:
     return {match[2]: match[3].strip() for match in _BLOCK.finditer(text)}
 
 
-def update(text: str) -> str:
-    """``text`` with every generated table replaced by its current rendering."""
-    tables = render_tables()
+def update(text: str, tables: dict[str, str] | None = None) -> str:
+    """``text`` with every generated table (by default the README's) replaced by its current rendering."""
+    tables = render_tables() if tables is None else tables
     missing = tables.keys() - generated_blocks(text).keys()
     if missing:
-        raise ValueError(f"README has no markers for the tables {sorted(missing)}")
+        raise ValueError(f"no markers for the tables {sorted(missing)}")
 
     def replace(match: re.Match[str]) -> str:
         table = tables.get(match[2])
@@ -190,12 +206,15 @@ def update(text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    path = Path(argv[0]) if argv else README
-    old = path.read_text(encoding="utf-8")
-    new = update(old)
-    if new != old:
-        path.write_text(new, encoding="utf-8")
-        print(f"updated {path}")
+    documents = [(Path(argv[0]), render_tables())] if argv else [(README, render_tables())]
+    if not argv:
+        documents.append((OPERATIONS, render_operations()))
+    for path, tables in documents:
+        old = path.read_text(encoding="utf-8")
+        new = update(old, tables)
+        if new != old:
+            path.write_text(new, encoding="utf-8")
+            print(f"updated {path}")
     return 0
 
 

@@ -106,3 +106,11 @@ def test_example_app_does_not_know_opentelemetry() -> None:
     modules += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
     assert modules
     assert not [m for m in modules if m.split(".")[0] in ("opentelemetry", "otel_8x8")]
+
+
+def test_the_operations_page_is_up_to_date() -> None:
+    from otel_8x8.docs import OPERATIONS, render_operations
+
+    text = OPERATIONS.read_text(encoding="utf-8")
+    assert generated_blocks(text) == render_operations(), "run: python -m otel_8x8.docs"
+    assert text.count("\n| `") == 105  # one row per documented operation
