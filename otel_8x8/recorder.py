@@ -130,7 +130,7 @@ class Recorder:
             }
             if call.product:
                 attrs[A.PRODUCT] = call.product
-            if code is not None:
+            if code is not None and _known(code, call.product):
                 attrs[A.ERROR_CODE] = code
             self._errors.add(count, attrs)
 
@@ -173,8 +173,9 @@ class Recorder:
         }
         if call.product:
             attrs[A.PRODUCT] = call.product
-        if error.envelope.code is not None:
-            attrs[A.ERROR_CODE] = error.envelope.code
+        code = error.envelope.code
+        if code is not None and _known(code, call.product):
+            attrs[A.ERROR_CODE] = code
         self._errors.add(1, attrs)
 
     def record_duration(self, call: Call, seconds: float, status: int | None, error_type: str | None) -> None:
@@ -239,6 +240,12 @@ def _keep_error_description(span: Span, ours: Status) -> None:
 
     with contextlib.suppress(AttributeError, TypeError):
         span.set_status = set_status  # type: ignore[method-assign]
+
+
+def _known(code: int, product: str | None) -> bool:
+    """Whether ``code`` may be a metric attribute: only codes the catalog knows, so that an API (or a gateway)
+    answering with ever new codes cannot grow the number of series. Spans and log records keep any code."""
+    return lookup_code(code, product) is not None
 
 
 def _qualified_name(cls: type) -> str:
