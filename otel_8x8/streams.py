@@ -85,7 +85,10 @@ class StreamTap:
             self.finish()
 
     def finish(self) -> None:
-        """The body has ended, the stream was closed, or the response is gone. Idempotent."""
+        """The body has ended, the stream was closed, or the response is gone. Idempotent. In a forked child
+        (its inherited copy of the response read, closed or dropped), nothing: the call is its parent's."""
+        if self.pid != os.getpid():
+            return
         with self._lock:
             if self._done:
                 return
