@@ -14,14 +14,13 @@ from typing import Any
 from .call import Call
 from .catalog import Category
 from .envelope import (
-    MAX_BATCH_BYTES,
     Batch,
     Envelope,
-    batch_of,
     envelope_of,
     lookup_failure,
     parse_envelope,
     parse_object,
+    read_batch,
     umid_of,
 )
 from .products import categorize
@@ -77,7 +76,7 @@ def read_answer(call: Call, status: int, body: bytes | None, header: HeaderGette
     if call.kind == "send":
         umid = umid_of(parse_object(body))
         return Sent(redact_id(umid)) if umid is not None else None
-    return batch_of(parse_object(body, limit=MAX_BATCH_BYTES))
+    return read_batch(body)
 
 
 def read_error(status: int, body: bytes | None, header: HeaderGetter, product: str | None = None) -> ErrorInfo:

@@ -145,6 +145,55 @@ def umid_of(data: Mapping[str, Any] | None) -> str | None:
     return _as_id(data.get("umid")) if data is not None else None
 
 
+def read_batch(body: bytes) -> Batch | None:
+    """A batch send's answer: its counts found without parsing the whole body; the whole body (up to
+    ``MAX_BATCH_BYTES``) parsed only when messages were rejected, for their reasons.
+
+    A batch answer lists every message (megabytes for a large batch) and the application parses it already:
+    a second full parse cost as much as the application's own (27 ms for 3.5 MiB here), for counts that sit in
+    three top-level keys. Most batches reject nothing.
+    """
+    accepted = _as_count(_key_value(body, b"acceptedCount"))
+    rejected = _as_count(_key_value(body, b"rejectedCount"))
+    if accepted is None and rejected is None:  # not a batch answer, or not UTF-8: what a full parse finds
+        return batch_of(parse_object(body, limit=MAX_BATCH_BYTES))
+    if rejected != 0:  # some were rejected (or it does not say): their reasons are in the messages
+        return batch_of(parse_object(body, limit=MAX_BATCH_BYTES)) or Batch(None, accepted, rejected)
+    return Batch(_as_id(_key_value(body, b"batchId")), accepted, rejected)
+
+
+_WHITESPACE = b" \t\n\r"
+_KEY_VALUE_BYTES = 256  # the longest value read by _key_value: a count or an id
+
+
+def _key_value(body: bytes, key: bytes) -> object:
+    """The value of the first member named ``key`` in a JSON text, found by its spelling: ``"key"`` preceded by
+    ``{`` or ``,`` and followed by ``:`` can only be a member name (inside a string, a quote is escaped). Only
+    scalars up to ``_KEY_VALUE_BYTES`` long are read; None when there is no such member."""
+    needle = b'"' + key + b'"'
+    start = 0
+    while (found := body.find(needle, start)) >= 0:
+        start = found + len(needle)
+        before = found - 1
+        while before >= 0 and body[before] in _WHITESPACE:
+            before -= 1
+        after = start
+        while after < len(body) and body[after] in _WHITESPACE:
+            after += 1
+        if before < 0 or body[before] not in b"{," or body[after : after + 1] != b":":
+            continue
+        after += 1
+        while after < len(body) and body[after] in _WHITESPACE:
+            after += 1
+        text = body[after : after + _KEY_VALUE_BYTES].decode("utf-8", "ignore")
+        try:
+            value, _ = _DECODER.raw_decode(text)
+        except ValueError:
+            return None
+        return value
+    return None
+
+
 def batch_of(data: Mapping[str, Any] | None) -> Batch | None:
     """Counts and rejection reasons of a batch send's answer, or None if it is not one."""
     if data is None:

@@ -282,3 +282,89 @@ def test_what_json_loads_reads_is_read(body: bytes) -> None:
     envelope = parse_envelope(body)
     assert (envelope.code, envelope.message) == (1200, "Unauthorized")
     assert read_error(400, body, lambda name: None).category.value == "auth"
+
+
+# --- batch answers read without a second full parse ----------------------------------------------------
+
+_TRICKY_TEXT = st.sampled_from(
+    ['"rejectedCount": 7', ',"acceptedCount":1', '{"batchId": "x"}', "\\\\", '\\"rejectedCount\\":', "plain"]
+) | st.text(max_size=20)
+_MESSAGE = st.fixed_dictionaries(
+    {
+        "umid": st.uuids().map(str),
+        "text": _TRICKY_TEXT,
+        "status": st.sampled_from(
+            [
+                {"code": "QUEUED", "description": "queued"},
+                {"code": "REJECTED", "description": "Invalid MSISDN format"},
+                {"state": "rejected", "errorCode": 3047, "errorMessage": "missing"},
+            ]
+        ),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_MESSAGE, max_size=8),
+    st.one_of(st.none(), st.uuids().map(str), _TRICKY_TEXT),
+    st.sampled_from([None, 0, (2,), (4,)]),
+    st.randoms(use_true_random=False),
+)
+def test_read_batch_finds_what_a_full_parse_finds(
+    messages: list[dict[str, Any]], batch_id: str | None, style: Any, random: Any
+) -> None:
+    from otel_8x8.envelope import MAX_BATCH_BYTES, batch_of, read_batch
+
+    rejected = sum(
+        1
+        for m in messages
+        if m["status"]
+        in (
+            {"code": "REJECTED", "description": "Invalid MSISDN format"},
+            {"state": "rejected", "errorCode": 3047, "errorMessage": "missing"},
+        )
+    )
+    answer: dict[str, Any] = {
+        "messages": messages,
+        "acceptedCount": len(messages) - rejected,
+        "rejectedCount": rejected,
+    }
+    if batch_id is not None:
+        answer["batchId"] = batch_id
+    items = list(answer.items())
+    random.shuffle(items)  # any member order
+    if style is None:
+        body = json.dumps(dict(items)).encode()
+    elif style == 0:
+        body = json.dumps(dict(items), separators=(",", ":")).encode()
+    else:
+        body = json.dumps(dict(items), indent=style[0]).encode()
+    full = batch_of(parse_object(body, limit=MAX_BATCH_BYTES))
+    scanned = read_batch(body)
+    assert full is not None and scanned is not None
+    assert (scanned.batch_id, scanned.accepted, scanned.rejected) == (full.batch_id, full.accepted, full.rejected)
+    assert scanned.reasons == full.reasons and scanned.codes == full.codes
+
+
+def test_read_batch_does_not_parse_a_batch_without_rejections(monkeypatch: pytest.MonkeyPatch) -> None:
+    import otel_8x8.envelope as envelope
+
+    body = json.dumps({"batchId": "b-1", "acceptedCount": 2, "rejectedCount": 0, "messages": [{}, {}]}).encode()
+    monkeypatch.setattr(envelope, "parse_object", lambda *args, **kwargs: pytest.fail("parsed whole"))
+    batch = envelope.read_batch(body)
+    assert batch is not None and (batch.batch_id, batch.accepted, batch.rejected) == ("b-1", 2, 0)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"text": "rejectedCount", "x": 1}',  # a value, not a member name
+        b'["rejectedCount", 1]',
+        b'{"a": "\\"rejectedCount\\": 3"}',  # inside a string
+    ],
+)
+def test_a_member_name_is_told_from_a_string(body: bytes) -> None:
+    from otel_8x8.envelope import read_batch
+
+    assert read_batch(body) is None
