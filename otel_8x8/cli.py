@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from .catalog import Category, category_for_status, iter_catalog, lookup
+from .products import PRODUCTS as API_PRODUCTS
+from .products import lookup_code
 from .receipt_codes import PRODUCTS, iter_receipt_codes, lookup_receipt
 
 EXIT_FOUND = 0
@@ -111,19 +113,22 @@ class Explanation:
         return data
 
 
-def explain(code: int, status: int | None = None, receipt: bool = False, product: str = "sms") -> Explanation:
-    """What ``code`` means: an API error code, else an HTTP error status, else unknown (categorised from
-    ``status`` when given). With ``receipt``, a delivery-receipt error code of ``product``."""
+def explain(code: int, status: int | None = None, receipt: bool = False, product: str | None = None) -> Explanation:
+    """What ``code`` means: an API error code (in ``product``'s answers, when given: Voice's 1001 is not SMS's),
+    else an HTTP error status, else unknown (categorised from ``status`` when given). With ``receipt``, a
+    delivery-receipt error code of ``product`` (default ``sms``)."""
     if receipt:
+        product = product or "sms"
         entry = lookup_receipt(code, product)
         if entry is not None:
             return Explanation(code, "receipt", True, entry.description, entry.category, product)
         return Explanation(
             code, "unknown", False, f"Unknown {product} delivery-receipt code", Category.UNKNOWN, product
         )
-    api = lookup(code)
+    api = lookup_code(code, product)
     if api is not None:
-        return Explanation(code, "api", True, api.description, api.category)
+        own = product is not None and api is not lookup(code)
+        return Explanation(code, "api", True, api.description, api.category, product if own else None)
     if 400 <= code <= 599:
         described = "HTTP status" + (" (a gateway or server error)" if code >= 500 else "")
         return Explanation(code, "http_status", True, described, category_for_status(code))
@@ -196,7 +201,11 @@ def _parser() -> argparse.ArgumentParser:
     explain_cmd.add_argument("code", type=int, help="8x8 error code (1002, -1017), or an HTTP status (429, 503)")
     explain_cmd.add_argument("--status", type=int, help="HTTP status the code came with (categorises unknown codes)")
     explain_cmd.add_argument("--receipt", action="store_true", help="a delivery-receipt errorCode, not an API code")
-    explain_cmd.add_argument("--product", choices=PRODUCTS, default="sms", help="product of a receipt (default sms)")
+    explain_cmd.add_argument(
+        "--product",
+        choices=list(API_PRODUCTS),
+        help="the product that answered (codes mean other things per product); of a receipt: sms or chatapps",
+    )
     explain_cmd.add_argument("--json", action="store_true", help="print JSON")
     codes_cmd = commands.add_parser("codes", help="list the catalog")
     codes_cmd.add_argument("--receipt", action="store_true", help="list the delivery-receipt codes instead")
@@ -223,6 +232,9 @@ def _run(argv: Sequence[str] | None, stream: TextIO) -> int:
     if args.command == "explain":
         if args.status is not None and not 100 <= args.status <= 599:
             print(f"python -m otel_8x8: error: --status {args.status} is not an HTTP status", file=sys.stderr)
+            return EXIT_USAGE
+        if args.receipt and args.product not in (None, *PRODUCTS):
+            print(f"python -m otel_8x8: error: --receipt takes --product {' or '.join(PRODUCTS)}", file=sys.stderr)
             return EXIT_USAGE
         item = explain(args.code, args.status, args.receipt, args.product)
         if args.json:

@@ -177,3 +177,15 @@ def test_codes_of_delivery_receipts() -> None:
 def test_every_category_has_a_hint() -> None:
     assert set(HINTS) == set(Category)
     assert all(len(hint) > 40 for hint in HINTS.values())
+
+
+def test_explain_knows_a_products_own_meaning_of_a_code() -> None:
+    from otel_8x8.cli import explain
+
+    voice = explain(1001, product="voice")
+    assert (voice.description, voice.product) == ("Invalid JSON request body", "voice")
+    sms = explain(1001, product="sms")
+    assert (sms.description, sms.product) == ("Illegal SubAccountId", None)  # the common table's
+    assert explain(1001).description == "Illegal SubAccountId"
+    assert explain(5001, product="automation").known
+    assert not explain(5001).known
