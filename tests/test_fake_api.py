@@ -593,3 +593,12 @@ def test_the_instrumentation_records_the_fakes_failures_as_errors(telemetry: Tel
     }
     assert points == {"LOOKUP_ERROR": (6001, 1), "422": (-1013, 1), "REJECTED": (3047, 2)}
     assert len(telemetry.log_records()) >= 2
+
+
+def test_command_line_refuses_an_unknown_product(capsys: pytest.CaptureFixture[str]) -> None:
+    from otel_8x8.testing.__main__ import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--product", "fax"])
+    assert exited.value.code == 2
+    assert "invalid choice: 'fax'" in capsys.readouterr().err

@@ -1,8 +1,9 @@
 """A fake 8x8 CPaaS API server for tests and demos.
 
 :class:`FakeEightByEight` runs a real HTTP/1.1 server on a local port, in a background thread, and
-answers the way 8x8's SMS, Chat Apps, Verification and Number Lookup APIs do.  Point your client's
-base URL at :attr:`FakeEightByEight.url` instead of ``https://sms.8x8.com``::
+answers the way 8x8's APIs do: every operation of the route table generated from 8x8's OpenAPI specifications
+(``otel_8x8.products``: SMS, Chat Apps, Verification, Number Lookup, Contacts, Voice, Automation, Video).
+Point your client's base URL at :attr:`FakeEightByEight.url` instead of ``https://sms.8x8.com``::
 
     with FakeEightByEight() as fake:
         requests.post(
@@ -12,19 +13,40 @@ base URL at :attr:`FakeEightByEight.url` instead of ``https://sms.8x8.com``::
         )
         assert fake.requests[0].json()["text"] == "hello"
 
-Without any script, it answers realistically:
+``FakeEightByEight(product="voice")`` answers that product's routes only, as its own host would; the default,
+``product=None``, answers every product's, as a gateway would (but Video's ``/{link}``, which would take any
+path). A path several products document (``/api/v1/subaccounts/{id}/messages``) is Chat Apps' when the body is a
+Chat Apps message (``user``, ``content``), else SMS's.
 
-* ``POST /api/v1/subaccounts/{id}/messages`` -> 200 with a ``umid`` and a ``Queued`` status;
-* ``POST /api/v1/subaccounts/{id}/messages/batch`` -> 200 with ``acceptedCount`` and one ``umid`` per message;
-* ``GET /api/v1/subaccounts/{id}/phones/{phoneNumber}`` -> 200 with a lookup result;
-* ``POST /api/v2/subaccounts/{id}/sessions`` -> 200 with a ``sessionId``;
-* a JSON body whose ``text`` (or ``content.text``) is ``"FAIL <code>"`` -> the 8x8 error for that code,
-  e.g. ``"FAIL 1002"`` -> 400 ``Invalid MSISDN +6591234567`` and ``"FAIL 429"`` -> the rate-limit answer;
+Without any script, a documented operation answers 2xx with its own shape:
+
+* a send (SMS, survey, Chat Apps) -> 200 with a ``umid`` and a ``Queued`` status;
+* a batch -> 200 with ``acceptedCount``, ``rejectedCount`` and one entry per message: SMS ``status.code``
+  ``QUEUED``, Chat Apps ``status.state`` ``queued``;
+* ``POST .../callflows`` -> 200 ``{"sessionStatus": "CREATED", "callFlowRequestId", "statusCode": 1,
+  "statusMessage": "Created"}``;
+* ``GET .../phones/{phoneNumber}`` -> 200 with a lookup result whose ``status.state`` is ``ok``;
+* ``POST /api/v2/subaccounts/{id}/sessions`` -> 200 with a ``sessionId`` (``WAITING``); ``GET`` one -> ``VERIFIED``;
+* any other ``GET`` -> 200 with the path's ids and an ``id`` (``Download-File`` and ``Retrieve-Image``: bytes);
+  ``DELETE`` -> 200 ``{}``; ``POST``/``PUT``/``PATCH`` -> 200 with the path's ids and a fresh ``id``.
+
+Errors, chosen per call:
+
+* the header ``X-Fake-8x8-Fail: <code>`` (:data:`FAIL_HEADER`, any method), else a JSON body whose ``text``
+  (or ``content.text``) is ``"FAIL <code>"`` -> the 8x8 error for that code, in the shape of the product:
+  Number Lookup's codes 2000-2007 and 6000-6005 on the lookup route come inside HTTP 200
+  (``status.state: "error"``, ``errorCode``, ``errorMessage``); a callflow with a negative code is 422
+  ``NOT_CREATED`` (500 for Voice's internal errors -2001, -2002); Voice's other errors are
+  ``{errorId, statusCode: "<code>", statusMessage, timestamp}`` with 422 where others say 400; everything else the
+  common envelope ``{code, message, errorId, timestamp}``, e.g. ``"FAIL 1002"`` -> 400
+  ``Invalid MSISDN +6591234567`` and ``"FAIL 429"`` -> the rate-limit answer.  Messages are the catalog's;
+* a batch's messages whose text is ``"FAIL <code>"`` are rejected one by one (SMS: ``status.code`` ``REJECTED``
+  and a ``description``; Chat Apps: ``status.state`` ``rejected``, ``errorCode`` and ``errorMessage``);
 * no ``Authorization: Bearer ...`` header -> 401, code 1200;
-* anything else -> 404, code 1300.
+* an undocumented path or method -> 404, code 1300.
 
-Use :meth:`FakeEightByEight.script` to answer anything else (gateway errors, delays, retries...).
-Every request is recorded in :attr:`FakeEightByEight.requests`.
+Use :meth:`FakeEightByEight.script` to answer anything else (gateway errors, delays, retries...); scripts take
+precedence over all of the above.  Every request is recorded in :attr:`FakeEightByEight.requests`.
 """
 
 from __future__ import annotations
