@@ -18,8 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+from opentelemetry.trace import StatusCode
 
-from otel_8x8.testing import FakeEightByEight, Reply, error_envelope
+from otel_8x8 import EightByEightInstrumentor
+from otel_8x8 import attributes as A
+from otel_8x8.products import ALL_ROUTES, PRODUCTS
+from otel_8x8.routes import Route, is_placeholder
+from otel_8x8.testing import FAIL_HEADER, FakeEightByEight, Reply, error_envelope
+
+from .conftest import Telemetry
 
 SEND_PATH = "/api/v1/subaccounts/acme/messages"
 AUTH = {"Authorization": "Bearer test-key"}
@@ -91,7 +99,9 @@ def test_default_batch_counts_messages(fake: FakeEightByEight) -> None:
 def test_default_lookup_and_verification_session(fake: FakeEightByEight) -> None:
     status, _, body = call(fake, "GET", "/api/v1/subaccounts/acme/phones/%2B6591234567")
     assert status == 200
-    assert json.loads(body) == {"msisdn": "+6591234567", "countryCode": "SG", "status": "Valid"}
+    answer = json.loads(body)
+    assert (answer["phoneNumber"], answer["countryCode"], answer["status"]["state"]) == ("+6591234567", "SG", "ok")
+    assert TIMESTAMP.fullmatch(answer["status"]["timestamp"])
 
     status, _, body = call(fake, "POST", "/api/v2/subaccounts/acme/sessions", {"destination": "+65"})
     assert status == 200
@@ -335,3 +345,260 @@ def test_command_line_prints_url_and_serves() -> None:
             process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+# -- the registry: every documented operation, each product's answers ------------------------------------------
+
+# Realistic values for 8x8's placeholders; any other placeholder gets a UUID.
+VALUES = {
+    "{subAccountId}": "acme-prod_01",
+    "{accountId}": "acme-acc",
+    "{phoneNumber}": "+6591234567",
+    "{msisdn}": "6591234567",
+    "{number}": "6531234567",
+    "{templateName}": "order_update",
+    "{flowId}": "1234567890123456",
+    "{webhook-type}": "CALL_ACTION",
+    "{filename}": "photo.jpg",
+    "{link}": "snapshot-3f0c.png",
+    "{surveyId}": "s-42",
+    "{groupId}": "6776",
+}
+LOOKUP_PATH = "/api/v1/subaccounts/acme/phones/+6591234567"
+CALLFLOW_PATH = "/api/v1/subaccounts/acme/callflows"
+BATCH_PATH = SEND_PATH + "/batch"
+
+
+def concrete(route: Route) -> str:
+    """The route's path with realistic values in its placeholders."""
+    return "/".join(
+        VALUES.get(segment, str(uuid.uuid4())) if is_placeholder(segment) else segment
+        for segment in route.template.split("/")
+    )
+
+
+@pytest.fixture(scope="module")
+def product_fakes() -> Iterator[dict[str | None, FakeEightByEight]]:
+    """One fake per product (as its own host), and one gateway fake (product=None)."""
+    servers: dict[str | None, FakeEightByEight] = {name: FakeEightByEight(product=name) for name in PRODUCTS}
+    servers[None] = FakeEightByEight()
+    for server in servers.values():
+        server.start()
+    try:
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+@pytest.mark.parametrize("gateway", [False, True], ids=["product-host", "gateway"])
+def test_every_documented_operation_gets_a_realistic_answer(
+    product_fakes: dict[str | None, FakeEightByEight], gateway: bool
+) -> None:
+    answered = 0
+    for route in ALL_ROUTES:
+        if gateway and is_placeholder(route.segments[0]):
+            continue  # Video's /{link} would take any path on a gateway: only its own host answers it
+        fake = product_fakes[None if gateway else route.product]
+        status, headers, body = call(fake, route.method, concrete(route), {} if route.method != "GET" else None)
+        assert 200 <= status < 300, (route, status, body)
+        if headers.get("Content-Type") == "application/json":
+            answer = json.loads(body)
+            assert isinstance(answer, dict), route
+            if route.method == "GET":
+                assert answer, route  # something to read
+        answered += 1
+    assert answered == len(ALL_ROUTES) - (1 if gateway else 0)
+
+
+def test_each_operation_answers_its_own_shape(product_fakes: dict[str | None, FakeEightByEight]) -> None:
+    voice = product_fakes["voice"]
+    status, _, body = call(voice, "POST", CALLFLOW_PATH, {"callflow": [{"action": "makeCall"}]})
+    answer = json.loads(body)
+    assert status == 200
+    assert (answer["sessionStatus"], answer["statusCode"], answer["statusMessage"]) == ("CREATED", 1, "Created")
+    assert uuid.UUID(answer["callFlowRequestId"]).version == 4
+
+    status, _, body = call(product_fakes["lookup"], "GET", LOOKUP_PATH)
+    answer = json.loads(body)
+    assert (status, answer["phoneNumber"], answer["status"]["state"]) == (200, "+6591234567", "ok")
+
+    status, _, body = call(product_fakes["contacts"], "GET", "/api/v1/accounts/acme-acc/groups/6776")
+    assert (status, json.loads(body)) == (200, {"accountId": "acme-acc", "groupId": "6776", "id": "6776"})
+    status, _, body = call(product_fakes["contacts"], "DELETE", "/api/v1/accounts/acme-acc/groups/6776")
+    assert (status, json.loads(body)) == (200, {})
+    status, _, body = call(product_fakes["automation"], "POST", "/api/v1/accounts/acme-acc/definitions", {})
+    assert status == 200 and uuid.UUID(json.loads(body)["id"])
+
+    chat = {"messages": [{"user": {"msisdn": "+6500000001"}, "type": "text", "content": {"text": "hi"}}]}
+    for fake in (product_fakes["chatapps"], product_fakes[None]):  # a gateway tells Chat Apps by the body
+        status, _, body = call(fake, "POST", BATCH_PATH, chat)
+        [message] = json.loads(body)["messages"]
+        assert (status, message["status"], message["destination"]) == (200, {"state": "queued"}, "+6500000001")
+
+
+def test_a_product_host_answers_only_its_own_routes(product_fakes: dict[str | None, FakeEightByEight]) -> None:
+    assert call(product_fakes["voice"], "GET", LOOKUP_PATH)[0] == 404
+    assert call(product_fakes["lookup"], "POST", CALLFLOW_PATH, {})[0] == 404
+    assert call(product_fakes[None], "POST", LOOKUP_PATH, {})[0] == 404  # a documented path, another method
+    assert product_fakes["voice"].product == "voice" and product_fakes[None].product is None
+    with pytest.raises(ValueError, match="unknown 8x8 product 'fax'"):
+        FakeEightByEight(product="fax")
+
+
+def fail(code: int | str) -> dict[str, str]:
+    return {FAIL_HEADER: str(code)}
+
+
+def test_the_fail_header_selects_an_error_on_any_method(fake: FakeEightByEight) -> None:
+    status, _, body = call(fake, "GET", "/api/v1/subaccounts/acme/messages/" + str(uuid.uuid4()), headers=fail(1300))
+    answer = json.loads(body)
+    assert (status, answer["code"], answer["message"]) == (404, 1300, "Object wasn't found or is already expired")
+
+    status, _, body = call(fake, "POST", SEND_PATH, {"text": "FAIL 1200"}, headers=fail(1002))  # the header wins
+    assert (status, json.loads(body)["message"]) == (400, "Invalid MSISDN +6591234567")
+
+    status, headers, body = call(fake, "DELETE", "/api/v1/accounts/acme/contacts/c-1", headers=fail(429))
+    assert (status, headers["Retry-After"], json.loads(body)["code"]) == (429, "1", 429)
+
+    status, _, body = call(fake, "GET", "/api/v1/accounts/acme/balance", headers=fail("soon"))
+    assert (status, json.loads(body)["code"]) == (400, 1000)
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (6000, "Live lookup on destination operator is currently not available"),
+        (2004, "Provider Timeout"),
+        (2000, "Internal error / Unknown provider error"),  # Number Lookup's own wording of 2000
+    ],
+)
+def test_a_lookup_failure_is_answered_inside_http_200(fake: FakeEightByEight, code: int, message: str) -> None:
+    status, _, body = call(fake, "GET", LOOKUP_PATH, headers=fail(code))
+    answer = json.loads(body)
+    assert status == 200
+    assert answer["phoneNumber"] == "+6591234567"
+    assert answer["status"]["state"] == "error"
+    assert (answer["status"]["errorCode"], answer["status"]["errorMessage"]) == (code, message)
+    assert uuid.UUID(answer["requestId"])
+
+
+def test_other_lookup_errors_and_other_products_use_the_common_envelope(fake: FakeEightByEight) -> None:
+    status, _, body = call(fake, "GET", LOOKUP_PATH, headers=fail(1201))
+    assert (status, set(json.loads(body))) == (403, {"code", "message", "errorId", "timestamp"})
+    status, _, body = call(fake, "POST", "/api/v1/accounts/acme/definitions", {}, headers=fail(5001))
+    assert (status, json.loads(body)["message"]) == (400, "Workflow name is required.")
+    status, _, body = call(fake, "POST", "/api/v1/accounts/acme/contacts", {}, headers=fail(5003))
+    assert json.loads(body)["message"] == "Contacts group conflict"
+
+
+def test_a_voice_callflow_failure_is_not_created(fake: FakeEightByEight) -> None:
+    status, _, body = call(fake, "POST", CALLFLOW_PATH, {"callflow": []}, headers=fail(-1013))
+    answer = json.loads(body)
+    assert status == 422
+    assert (answer["sessionStatus"], answer["statusCode"]) == ("NOT_CREATED", -1013)
+    assert answer["statusMessage"] == "Invalid Callflow: First action should be a MakeCall action"
+    assert uuid.UUID(answer["callFlowRequestId"])
+    assert call(fake, "POST", CALLFLOW_PATH, {}, headers=fail(-2001))[0] == 500  # Voice's internal error
+
+
+def test_voice_errors_carry_a_string_status_code(fake: FakeEightByEight) -> None:
+    status, _, body = call(fake, "POST", "/api/v1/subaccounts/acme/webhooks", {}, headers=fail(1001))
+    answer = json.loads(body)
+    assert status == 422
+    assert set(answer) == {"errorId", "statusCode", "statusMessage", "timestamp"}
+    assert (answer["statusCode"], answer["statusMessage"]) == ("1001", "Invalid JSON request body")
+    assert TIMESTAMP.fullmatch(answer["timestamp"])
+    status, _, body = call(fake, "GET", "/api/v1/subaccounts/acme/recording-push-config", headers=fail(1200))
+    assert (status, json.loads(body)["statusCode"]) == (401, "1200")
+
+
+def test_an_sms_batch_rejects_its_fail_messages(fake: FakeEightByEight) -> None:
+    payload = {
+        "clientBatchId": "b-1",
+        "messages": [
+            {"destination": "+6500000001", "text": "hi", "clientMessageId": "m-1"},
+            {"destination": "+6500000002", "text": "FAIL 1002", "clientMessageId": "m-2"},
+            {"destination": "+6500000003", "text": "FAIL 1004"},
+        ],
+    }
+    status, _, body = call(fake, "POST", BATCH_PATH, payload)
+    answer = json.loads(body)
+    assert status == 200
+    assert (answer["clientBatchId"], answer["acceptedCount"], answer["rejectedCount"]) == ("b-1", 1, 2)
+    queued, invalid, text = answer["messages"]
+    assert queued["status"]["code"] == "QUEUED" and uuid.UUID(queued["umid"])
+    assert invalid["status"] == {"code": "REJECTED", "description": "Invalid MSISDN"}
+    assert (invalid["clientMessageId"], invalid["destination"]) == ("m-2", "+6500000002")
+    assert "umid" not in invalid
+    assert text["status"] == {"code": "REJECTED", "description": "Invalid Text"}
+
+
+def test_a_chat_apps_batch_rejects_its_fail_messages(product_fakes: dict[str | None, FakeEightByEight]) -> None:
+    payload = {
+        "messages": [
+            {"user": {"msisdn": "+6500000001"}, "type": "text", "content": {"text": "hi"}},
+            {"user": {"msisdn": "+6500000002"}, "type": "text", "content": {"text": "FAIL 3047"}},
+        ]
+    }
+    for fake in (product_fakes["chatapps"], product_fakes[None]):
+        status, _, body = call(fake, "POST", BATCH_PATH, payload)
+        answer = json.loads(body)
+        assert (status, answer["acceptedCount"], answer["rejectedCount"]) == (200, 1, 1)
+        queued, rejected = answer["messages"]
+        assert queued["status"] == {"state": "queued"}
+        assert rejected["status"] == {"state": "rejected", "errorCode": 3047, "errorMessage": "Missed WhatsApp UserID"}
+    status, _, body = call(product_fakes["chatapps"], "POST", "/api/v1/subaccounts/acme/lon/batch", payload)
+    assert json.loads(body)["rejectedCount"] == 1
+
+
+def test_scripts_take_precedence_over_the_registry(fake: FakeEightByEight) -> None:
+    fake.script("POST", CALLFLOW_PATH, Reply(202, {"scripted": True}))
+
+    assert call(fake, "POST", CALLFLOW_PATH, {}, headers=fail(-1013))[:3:2] == (202, b'{"scripted": true}')
+
+
+def test_the_instrumentation_records_the_fakes_failures_as_errors(telemetry: Telemetry, fake: FakeEightByEight) -> None:
+    """End to end: the fake as a gateway (its host tells no product: each route does), unscripted."""
+    instrumentor = EightByEightInstrumentor()
+    instrumentor.instrument(
+        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider, hosts=[fake.netloc]
+    )
+    chat = {"user": {"msisdn": "+6500000001"}, "type": "text", "content": {"text": "FAIL 3047"}}
+    try:
+        with requests.Session() as session:
+            session.headers.update(AUTH)
+            lookup = session.get(fake.url + LOOKUP_PATH, headers=fail(6001), timeout=10)
+            callflow = session.post(fake.url + CALLFLOW_PATH, json={}, headers=fail(-1013), timeout=10)
+            batch = session.post(fake.url + BATCH_PATH, json={"messages": [chat, chat]}, timeout=10)
+    finally:
+        instrumentor.uninstrument()
+    assert (lookup.status_code, callflow.status_code, batch.status_code) == (200, 422, 200)
+
+    lookup_span, callflow_span, batch_span = telemetry.client_spans()
+    lookup_attributes, callflow_attributes = lookup_span.attributes or {}, callflow_span.attributes or {}
+    assert lookup_span.status.status_code is StatusCode.ERROR
+    assert (lookup_attributes[A.PRODUCT], lookup_attributes[A.ERROR_CODE]) == ("lookup", 6001)
+    assert lookup_attributes[A.ERROR_TYPE] == "LOOKUP_ERROR"
+    assert lookup_attributes[A.ERROR_ID] == lookup.json()["requestId"]
+    assert callflow_span.status.status_code is StatusCode.ERROR
+    assert (callflow_attributes[A.PRODUCT], callflow_attributes[A.ERROR_CODE]) == ("voice", -1013)
+    assert callflow_attributes[A.ERROR_TYPE] == "422"  # an HTTP error: its status is its type
+    assert callflow_attributes[A.ERROR_ID] == callflow.json()["callFlowRequestId"]
+    assert (batch_span.attributes or {})[A.BATCH_REJECTED] == 2
+
+    points = {
+        point.attributes[A.ERROR_TYPE]: (point.attributes[A.ERROR_CODE], point.value)
+        for point in telemetry.metric_points(A.ERRORS_METRIC)
+    }
+    assert points == {"LOOKUP_ERROR": (6001, 1), "422": (-1013, 1), "REJECTED": (3047, 2)}
+    assert len(telemetry.log_records()) >= 2
+
+
+def test_command_line_refuses_an_unknown_product(capsys: pytest.CaptureFixture[str]) -> None:
+    from otel_8x8.testing.__main__ import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--product", "fax"])
+    assert exited.value.code == 2
+    assert "invalid choice: 'fax'" in capsys.readouterr().err

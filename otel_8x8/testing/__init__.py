@@ -3,6 +3,6 @@
 See :class:`FakeEightByEight`; ``python -m otel_8x8.testing`` runs one from the command line.
 """
 
-from otel_8x8.testing.fake_api import FakeEightByEight, RecordedRequest, Reply, error_envelope
+from otel_8x8.testing.fake_api import FAIL_HEADER, FakeEightByEight, RecordedRequest, Reply, error_envelope
 
-__all__ = ["FakeEightByEight", "RecordedRequest", "Reply", "error_envelope"]
+__all__ = ["FAIL_HEADER", "FakeEightByEight", "RecordedRequest", "Reply", "error_envelope"]

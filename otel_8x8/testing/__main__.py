@@ -1,4 +1,4 @@
-"""Run the fake 8x8 API server: ``python -m otel_8x8.testing [--host 127.0.0.1] [--port 0]``.
+"""Run the fake 8x8 API server: ``python -m otel_8x8.testing [--host 127.0.0.1] [--port 0] [--product NAME]``.
 
 Prints ``FAKE_8X8_URL=http://HOST:PORT`` on one line once listening, then serves until SIGINT or SIGTERM.
 """
@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from otel_8x8.products import PRODUCTS
 from otel_8x8.testing.fake_api import FakeEightByEight
 
 
@@ -19,6 +20,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m otel_8x8.testing", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)")
+    parser.add_argument(
+        "--product",
+        choices=sorted(PRODUCTS),
+        default=None,
+        help="answer this product's routes only, as its own host would (default: every product's, as a gateway)",
+    )
     args = parser.parse_args(argv)
 
     stop_requested = threading.Event()
@@ -29,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
-    with FakeEightByEight(host=args.host, port=args.port) as fake:
+    with FakeEightByEight(host=args.host, port=args.port, product=args.product) as fake:
         print(f"FAKE_8X8_URL={fake.url}", flush=True)
         while not stop_requested.wait(0.5):
             pass

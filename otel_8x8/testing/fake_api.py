@@ -1,8 +1,9 @@
 """A fake 8x8 CPaaS API server for tests and demos.
 
 :class:`FakeEightByEight` runs a real HTTP/1.1 server on a local port, in a background thread, and
-answers the way 8x8's SMS, Chat Apps, Verification and Number Lookup APIs do.  Point your client's
-base URL at :attr:`FakeEightByEight.url` instead of ``https://sms.8x8.com``::
+answers the way 8x8's APIs do: every operation of the route table generated from 8x8's OpenAPI specifications
+(``otel_8x8.products``: SMS, Chat Apps, Verification, Number Lookup, Contacts, Voice, Automation, Video).
+Point your client's base URL at :attr:`FakeEightByEight.url` instead of ``https://sms.8x8.com``::
 
     with FakeEightByEight() as fake:
         requests.post(
@@ -12,19 +13,40 @@ base URL at :attr:`FakeEightByEight.url` instead of ``https://sms.8x8.com``::
         )
         assert fake.requests[0].json()["text"] == "hello"
 
-Without any script, it answers realistically:
+``FakeEightByEight(product="voice")`` answers that product's routes only, as its own host would; the default,
+``product=None``, answers every product's, as a gateway would (but Video's ``/{link}``, which would take any
+path). A path several products document (``/api/v1/subaccounts/{id}/messages``) is Chat Apps' when the body is a
+Chat Apps message (``user``, ``content``), else SMS's.
 
-* ``POST /api/v1/subaccounts/{id}/messages`` -> 200 with a ``umid`` and a ``Queued`` status;
-* ``POST /api/v1/subaccounts/{id}/messages/batch`` -> 200 with ``acceptedCount`` and one ``umid`` per message;
-* ``GET /api/v1/subaccounts/{id}/phones/{phoneNumber}`` -> 200 with a lookup result;
-* ``POST /api/v2/subaccounts/{id}/sessions`` -> 200 with a ``sessionId``;
-* a JSON body whose ``text`` (or ``content.text``) is ``"FAIL <code>"`` -> the 8x8 error for that code,
-  e.g. ``"FAIL 1002"`` -> 400 ``Invalid MSISDN +6591234567`` and ``"FAIL 429"`` -> the rate-limit answer;
+Without any script, a documented operation answers 2xx with its own shape:
+
+* a send (SMS, survey, Chat Apps) -> 200 with a ``umid`` and a ``Queued`` status;
+* a batch -> 200 with ``acceptedCount``, ``rejectedCount`` and one entry per message: SMS ``status.code``
+  ``QUEUED``, Chat Apps ``status.state`` ``queued``;
+* ``POST .../callflows`` -> 200 ``{"sessionStatus": "CREATED", "callFlowRequestId", "statusCode": 1,
+  "statusMessage": "Created"}``;
+* ``GET .../phones/{phoneNumber}`` -> 200 with a lookup result whose ``status.state`` is ``ok``;
+* ``POST /api/v2/subaccounts/{id}/sessions`` -> 200 with a ``sessionId`` (``WAITING``); ``GET`` one -> ``VERIFIED``;
+* any other ``GET`` -> 200 with the path's ids and an ``id`` (``Download-File`` and ``Retrieve-Image``: bytes);
+  ``DELETE`` -> 200 ``{}``; ``POST``/``PUT``/``PATCH`` -> 200 with the path's ids and a fresh ``id``.
+
+Errors, chosen per call:
+
+* the header ``X-Fake-8x8-Fail: <code>`` (:data:`FAIL_HEADER`, any method), else a JSON body whose ``text``
+  (or ``content.text``) is ``"FAIL <code>"`` -> the 8x8 error for that code, in the shape of the product:
+  Number Lookup's codes 2000-2007 and 6000-6005 on the lookup route come inside HTTP 200
+  (``status.state: "error"``, ``errorCode``, ``errorMessage``); a callflow with a negative code is 422
+  ``NOT_CREATED`` (500 for Voice's internal errors -2001, -2002); Voice's other errors are
+  ``{errorId, statusCode: "<code>", statusMessage, timestamp}`` with 422 where others say 400; everything else the
+  common envelope ``{code, message, errorId, timestamp}``, e.g. ``"FAIL 1002"`` -> 400
+  ``Invalid MSISDN +6591234567`` and ``"FAIL 429"`` -> the rate-limit answer.  Messages are the catalog's;
+* a batch's messages whose text is ``"FAIL <code>"`` are rejected one by one (SMS: ``status.code`` ``REJECTED``
+  and a ``description``; Chat Apps: ``status.state`` ``rejected``, ``errorCode`` and ``errorMessage``);
 * no ``Authorization: Bearer ...`` header -> 401, code 1200;
-* anything else -> 404, code 1300.
+* an undocumented path or method -> 404, code 1300.
 
-Use :meth:`FakeEightByEight.script` to answer anything else (gateway errors, delays, retries...).
-Every request is recorded in :attr:`FakeEightByEight.requests`.
+Use :meth:`FakeEightByEight.script` to answer anything else (gateway errors, delays, retries...); scripts take
+precedence over all of the above.  Every request is recorded in :attr:`FakeEightByEight.requests`.
 """
 
 from __future__ import annotations
@@ -45,43 +67,31 @@ from types import TracebackType
 from typing import Any, cast
 from urllib.parse import unquote
 
-__all__ = ["FakeEightByEight", "RecordedRequest", "Reply", "error_envelope"]
+from ..catalog import Category
+from ..products import ANSWERS, PRODUCTS, lookup_code, route_table
+from ..routes import RouteMatch
+
+__all__ = ["FAIL_HEADER", "FakeEightByEight", "RecordedRequest", "Reply", "error_envelope"]
 
 JSON_CONTENT_TYPE = "application/json"
 TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 
-_SUBACCOUNT = r"[A-Za-z0-9\-._&]{3,50}"
-_SEND_PATH = re.compile(rf"/api/v1/subaccounts/{_SUBACCOUNT}/messages")
-_BATCH_PATH = re.compile(rf"/api/v1/subaccounts/{_SUBACCOUNT}/messages/batch")
-_LOOKUP_PATH = re.compile(rf"/api/v1/subaccounts/{_SUBACCOUNT}/phones/(?P<phone>[^/]+)")
-_SESSIONS_PATH = re.compile(rf"/api/v2/subaccounts/{_SUBACCOUNT}/sessions")
-_FAIL_TEXT = re.compile(r"FAIL (?P<code>\d+)")
+FAIL_HEADER = "X-Fake-8x8-Fail"
+"""The request header that selects an error answer: ``X-Fake-8x8-Fail: 1002`` (any integer code, negative too)."""
+
+_FAIL_TEXT = re.compile(r"FAIL (?P<code>-?\d+)")
+_FAIL_CODE = re.compile(r"-?\d{1,18}")
 _BEARER = re.compile(r"Bearer\s+\S+", re.IGNORECASE)
 
 _RATE_LIMIT_MESSAGE = "Quota exceeded. Please try again in 1 second(s)."
-_ERROR_MESSAGES: dict[int, str] = {
-    1000: "Invalid parameter",
-    1001: "Illegal SubAccountId",
+# Where the fake words a code otherwise than the catalog (otel_8x8.catalog, the products' own codes).
+_FAKE_MESSAGES: dict[int, str] = {
     1002: "Invalid MSISDN +6591234567",  # carries a phone number on purpose: redaction tests need one
-    1003: "Invalid Endoding",
-    1004: "Invalid Text",
-    1005: "Invalid Source",
-    1006: "Invalid Expiry",
-    1007: "Invalid SMS Template",
-    1008: "Invalid ID",
-    1009: "Invalid Country Code",
-    1010: "Parameter out of range",
-    1011: "Invalid Schedule Time",
-    1012: "Invalid Ip Address",
-    1200: "Unauthorized Access",
-    1201: "Access forbidden",
-    1300: "Object wasn't found or is already expired",
-    1400: "Resending interval violation",
-    2000: "Internal Error",
-    2001: "Function not implemented",
-    2002: "Unsupported API version",
-    2003: "Unsupported product",
+    1300: "Object wasn't found or is already expired",  # 8x8's wording in its examples
+    5001: "Workflow name is required.",  # 8x8's example of Automation's 5001
 }
+_LOOKUP_FAILURES = frozenset((*range(2000, 2008), *range(6000, 6006)))
+"""Codes a Number Lookup answers inside HTTP 200 (``status.state: "error"``) on its lookup route."""
 
 
 def _timestamp() -> str:
@@ -159,7 +169,7 @@ def _rate_limited() -> Reply:
 
 
 def _status_for_code(code: int) -> int:
-    """Return the HTTP status 8x8 answers with for an error ``code``."""
+    """Return the HTTP status 8x8 answers with for an error ``code`` in its common envelope."""
     if 1000 <= code <= 1012 or 3000 <= code <= 3999:
         return 400
     if 2001 <= code <= 2003:
@@ -167,14 +177,94 @@ def _status_for_code(code: int) -> int:
     return {1200: 401, 1201: 403, 1300: 404, 1400: 429, 2000: 500}.get(code, 400)
 
 
-def _error_for_code(code: int) -> Reply:
-    """Return the answer the fake gives to a ``"FAIL <code>"`` message."""
+def _description(code: int, product: str | None) -> str:
+    """What ``code`` means in ``product``'s answers (the catalog's wording), or ``Error <code>``."""
+    entry = lookup_code(code, product)
+    return entry.description if entry is not None else f"Error {code}"
+
+
+def _message(code: int, product: str | None) -> str:
+    """The message of an error answer for ``code``: the fake's own wording where it has one, else the catalog's."""
+    return _FAKE_MESSAGES.get(code) or _description(code, product)
+
+
+def _error_for_code(code: int, match: RouteMatch | None = None) -> Reply:
+    """Return the error answer for ``code`` in the shape of the product and operation ``match`` names.
+
+    Number Lookup's lookup failures come inside HTTP 200; a Voice callflow with a negative code is
+    ``NOT_CREATED`` (HTTP 422); Voice's other errors are ``{errorId, statusCode (a string), statusMessage,
+    timestamp}``; every other answer is the common envelope ``{code, message, errorId, timestamp}``.
+    """
     if code == 429:
         return _rate_limited()
-    reply = error_envelope(code, _ERROR_MESSAGES.get(code, f"Error {code}"), _status_for_code(code))
+    route = match.route if match is not None else None
+    product = route.product if route is not None else None
+    shape = ANSWERS.get(route.operation_id) if route is not None else None
+    if match is not None and shape == "lookup" and code in _LOOKUP_FAILURES:
+        return _lookup_failure(code, _path_values(match).get("phoneNumber"))
+    if product == "voice":
+        if shape == "callflow" and code < 0:
+            return _callflow_reply(code)
+        return _voice_error(code)
+    reply = error_envelope(code, _message(code, product), _status_for_code(code))
     if code == 1400:
         return Reply(status=reply.status, body=reply.body, retry_after=1)
     return reply
+
+
+def _voice_status(code: int) -> int:
+    """Voice says 422 where the common envelope says 400, and 500 for its internal errors (-2001, -2002)."""
+    entry = lookup_code(code, "voice")
+    if code < 0:
+        return 500 if entry is not None and entry.category is Category.SERVER_ERROR else 422
+    status = _status_for_code(code)
+    return 422 if status == 400 else status
+
+
+def _voice_error(code: int) -> Reply:
+    """Voice's (and Number Masking's) error answer: ``statusCode`` is a string."""
+    return Reply(
+        status=_voice_status(code),
+        body={
+            "errorId": str(uuid.uuid4()),
+            "statusCode": str(code),
+            "statusMessage": _message(code, "voice"),
+            "timestamp": _timestamp(),
+        },
+    )
+
+
+def _callflow_reply(code: int | None = None) -> Reply:
+    """A callflow's answer: ``CREATED`` (HTTP 200), or ``NOT_CREATED`` with a negative ``code`` (HTTP 422)."""
+    if code is None:
+        status, session, status_code, message = 200, "CREATED", 1, "Created"
+    else:
+        status, session, status_code, message = _voice_status(code), "NOT_CREATED", code, _message(code, "voice")
+    return Reply(
+        status=status,
+        body={
+            "sessionStatus": session,
+            "callFlowRequestId": str(uuid.uuid4()),
+            "statusCode": status_code,
+            "statusMessage": message,
+        },
+    )
+
+
+def _lookup_failure(code: int, phone: str | None) -> Reply:
+    """Number Lookup's failure: HTTP 200 with ``status.state`` ``error``, its ``errorCode`` and ``errorMessage``."""
+    return Reply(
+        body={
+            "requestId": str(uuid.uuid4()),
+            "phoneNumber": phone,
+            "status": {
+                "state": "error",
+                "timestamp": _timestamp(),
+                "errorCode": code,
+                "errorMessage": _message(code, "lookup"),
+            },
+        }
+    )
 
 
 class _Headers(Mapping[str, str]):
@@ -267,12 +357,29 @@ def _message_text(payload: Mapping[str, Any]) -> object:
     return content.get("text") if isinstance(content, dict) else None
 
 
+def _failure_in(payload: Mapping[str, Any]) -> int | None:
+    """The code of a message payload whose text is ``"FAIL <code>"``."""
+    text = _message_text(payload)
+    failure = _FAIL_TEXT.fullmatch(text) if isinstance(text, str) else None
+    return int(failure["code"]) if failure is not None else None
+
+
 def _destination(payload: Mapping[str, Any]) -> object:
     """Return the destination of an SMS (``destination``) or Chat Apps (``user.msisdn``) message."""
     if "destination" in payload:
         return payload["destination"]
     user = payload.get("user")
     return user.get("msisdn") if isinstance(user, dict) else None
+
+
+def _batch_items(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    messages = payload.get("messages")
+    return [m if isinstance(m, dict) else {} for m in messages] if isinstance(messages, list) else []
+
+
+def _looks_like_chatapps(payload: Mapping[str, Any]) -> bool:
+    """A Chat Apps message (``user``, ``content``) or a batch of them, rather than an SMS one."""
+    return any("user" in item or "content" in item for item in (payload, *_batch_items(payload)))
 
 
 def _send_reply(payload: Mapping[str, Any]) -> Reply:
@@ -287,49 +394,136 @@ def _send_reply(payload: Mapping[str, Any]) -> Reply:
     )
 
 
-def _batch_reply(payload: Mapping[str, Any]) -> Reply:
-    messages = payload.get("messages")
-    items = [m if isinstance(m, dict) else {} for m in messages] if isinstance(messages, list) else []
+def _batch_reply(payload: Mapping[str, Any], product: str) -> Reply:
+    """A batch's answer: one entry per message, ``"FAIL <code>"`` messages rejected (SMS or Chat Apps shape)."""
+    messages: list[dict[str, Any]] = []
+    for item in _batch_items(payload):
+        code = _failure_in(item)
+        entry: dict[str, Any] = {"clientMessageId": item.get("clientMessageId"), "destination": _destination(item)}
+        if code is None:
+            entry = {"umid": str(uuid.uuid4()), **entry}
+        if product == "chatapps":
+            entry["status"] = (
+                {"state": "queued"}
+                if code is None
+                else {"state": "rejected", "errorCode": code, "errorMessage": _description(code, product)}
+            )
+        else:
+            entry["encoding"] = "GSM7"
+            entry["status"] = (
+                {"code": "QUEUED", "description": "SMS is accepted and queued for processing"}
+                if code is None
+                else {"code": "REJECTED", "description": _description(code, product)}
+            )
+        messages.append(entry)
+    rejected = sum(1 for entry in messages if "umid" not in entry)
     return Reply(
         body={
             "batchId": str(uuid.uuid4()),
             "clientBatchId": payload.get("clientBatchId"),
-            "acceptedCount": len(items),
-            "rejectedCount": 0,
-            "messages": [
-                {
-                    "umid": str(uuid.uuid4()),
-                    "clientMessageId": item.get("clientMessageId"),
-                    "destination": _destination(item),
-                    "encoding": "GSM7",
-                    "status": {"code": "QUEUED", "description": "SMS is accepted and queued for processing"},
-                }
-                for item in items
-            ],
+            "acceptedCount": len(messages) - rejected,
+            "rejectedCount": rejected,
+            "messages": messages,
         }
     )
 
 
-def _default_reply(request: RecordedRequest) -> Reply:
+_COUNTRIES = {"+65": "SG", "+62": "ID", "+44": "GB", "+1": "US", "+91": "IN", "+63": "PH", "+60": "MY", "+66": "TH"}
+
+
+def _lookup_reply(phone: str | None) -> Reply:
+    """A Number Lookup that succeeded: ``status.state`` ``ok``."""
+    number = phone if phone is None or phone.startswith("+") else f"+{phone}"
+    country = next((cc for prefix, cc in _COUNTRIES.items() if number and number.startswith(prefix)), None)
+    return Reply(
+        body={
+            "requestId": str(uuid.uuid4()),
+            "phoneNumber": number,
+            "countryCode": country,
+            "numberType": "MOBILE",
+            "currentCarrier": {"name": "Fake Mobile", "mcc": "525", "mnc": "01"},
+            "status": {"state": "ok", "timestamp": _timestamp()},
+        }
+    )
+
+
+def _path_values(match: RouteMatch) -> dict[str, str]:
+    """The path's value of each placeholder of the route, by name without braces (``subAccountId``)."""
+    return {name.strip("{}"): unquote(value) for name, value in match.values}
+
+
+def _operation_reply(match: RouteMatch, payload: Mapping[str, Any]) -> Reply:
+    """The successful answer to a documented operation (see the module's docstring)."""
+    route = match.route
+    values = _path_values(match)
+    shape = ANSWERS.get(route.operation_id)
+    if shape == "send":
+        return _send_reply(payload)
+    if shape == "batch":
+        return _batch_reply(payload, route.product)
+    if shape == "callflow":
+        return _callflow_reply()
+    if shape == "lookup":
+        return _lookup_reply(values.get("phoneNumber"))
+    operation = route.operation_id
+    if operation == "verify-request-v2":
+        return Reply(body={"sessionId": str(uuid.uuid4()), "status": "WAITING"})
+    if operation == "code-validation-v2":
+        return Reply(body={"sessionId": values.get("sessionId"), "status": "VERIFIED"})
+    if operation == "get-account-balance":
+        return Reply(body={"accountId": values.get("accountId"), "amount": 100.0, "currency": "EUR"})
+    if operation in ("Download-File", "Retrieve-Image"):
+        return Reply(body=b"fake 8x8 file", content_type="application/octet-stream")
+    if route.method == "DELETE":
+        return Reply(body={})
+    if route.method == "GET" and route.segments[-1].startswith("{"):
+        return Reply(body={**values, "id": list(values.values())[-1]})
+    return Reply(body={**values, "id": str(uuid.uuid4())})
+
+
+def _route(request: RecordedRequest, product: str | None, payload: Mapping[str, Any]) -> RouteMatch | None:
+    """The documented operation the request calls, of that method (None for an undocumented method or path).
+
+    A path several products document (SMS's and Chat Apps' ``messages``) is Chat Apps' when the body is a Chat
+    Apps message, else SMS's.
+    """
+    match = route_table(product).match(request.method, request.path)
+    if match is None or match.route.method != request.method:
+        return None
+    if len(match.products) > 1:
+        if "chatapps" in match.products and _looks_like_chatapps(payload):
+            chosen = "chatapps"
+        else:
+            chosen = "sms" if "sms" in match.products else match.route.product
+        if chosen != match.route.product:
+            match = route_table(chosen).match(request.method, request.path) or match
+    return match
+
+
+def _selected_failure(request: RecordedRequest, payload: Mapping[str, Any]) -> int | str | None:
+    """The code the request asks to fail with (``X-Fake-8x8-Fail`` header, else a ``"FAIL <code>"`` text), or the
+    header's value when it is not a code."""
+    header = request.headers.get(FAIL_HEADER)
+    if header is not None:
+        value = header.strip()
+        return int(value) if _FAIL_CODE.fullmatch(value) else value
+    return _failure_in(payload)
+
+
+def _default_reply(request: RecordedRequest, product: str | None = None) -> Reply:
     """Return the realistic answer for a request no script matched."""
     if not _BEARER.fullmatch(request.headers.get("Authorization", "").strip()):
-        return error_envelope(1200, _ERROR_MESSAGES[1200], 401)
+        return error_envelope(1200, _message(1200, None), 401)
     payload = _json_object(request.body)
-    text = _message_text(payload)
-    failure = _FAIL_TEXT.fullmatch(text) if isinstance(text, str) else None
+    match = _route(request, product, payload)
+    failure = _selected_failure(request, payload)
+    if isinstance(failure, str):
+        return error_envelope(1000, f"{FAIL_HEADER} must be an integer code, not {failure!r}", 400)
     if failure is not None:
-        return _error_for_code(int(failure["code"]))
-    method, path = request.method, request.path
-    if method == "POST" and _SEND_PATH.fullmatch(path):
-        return _send_reply(payload)
-    if method == "POST" and _BATCH_PATH.fullmatch(path):
-        return _batch_reply(payload)
-    lookup = _LOOKUP_PATH.fullmatch(path) if method == "GET" else None
-    if lookup is not None:
-        return Reply(body={"msisdn": unquote(lookup["phone"]), "countryCode": "SG", "status": "Valid"})
-    if method == "POST" and _SESSIONS_PATH.fullmatch(path):
-        return Reply(body={"sessionId": str(uuid.uuid4()), "status": "WAITING"})
-    return error_envelope(1300, _ERROR_MESSAGES[1300], 404)
+        return _error_for_code(failure, match)
+    if match is None:
+        return error_envelope(1300, _message(1300, None), 404)
+    return _operation_reply(match, payload)
 
 
 class _Server(ThreadingHTTPServer):
@@ -449,10 +643,15 @@ class FakeEightByEight:
     """A fake 8x8 API server on a local port, served from a daemon thread.
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop`.  ``port=0`` (the default)
-    picks a free port; read it back from :attr:`port` or :attr:`url` once started.
+    picks a free port; read it back from :attr:`port` or :attr:`url` once started.  ``product`` (a name of
+    ``otel_8x8.products.PRODUCTS``, e.g. ``"voice"``) makes it answer that product's routes only, as its own host
+    would; ``None`` (the default) answers every product's routes, as a gateway would.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, product: str | None = None) -> None:
+        if product is not None and product not in PRODUCTS:
+            raise ValueError(f"unknown 8x8 product {product!r}: one of {', '.join(sorted(PRODUCTS))}, or None")
+        self._product = product
         self._host = host
         self._requested_port = port
         self._server: _Server | None = None
@@ -507,6 +706,11 @@ class FakeEightByEight:
         if self._server is None:
             raise RuntimeError("FakeEightByEight is not running; call start() first")
         return self._server
+
+    @property
+    def product(self) -> str | None:
+        """The product whose routes the fake answers, or ``None`` for every product's."""
+        return self._product
 
     @property
     def host(self) -> str:
@@ -581,4 +785,4 @@ class FakeEightByEight:
                     if rule.exhausted:
                         self._rules.remove(rule)
                     return reply
-        return _default_reply(request)
+        return _default_reply(request, self._product)
