@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
 import socket
 import socketserver
 import subprocess
 import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+
+import pytest
 
 from otel_8x8.recorder import LOGGER_NAME
 
@@ -80,6 +86,50 @@ def stop_process(process: subprocess.Popen[Any]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=15)
+
+
+def binary(name: str) -> str:
+    """The path of ``name`` (``prometheus``, ``promtool``): fails the test when it is missing, never skips."""
+    found = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None)
+    if found is None:
+        pytest.fail(f"{name} not found: install Debian's prometheus package (scripts/test does it when run as root)")
+    return found
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def start_prometheus(config: Path, workdir: Path, port: int, log: Path, *flags: str) -> subprocess.Popen[Any]:
+    """A real Prometheus with ``config``, its data under ``workdir``, listening on 127.0.0.1:``port``,
+    its output in ``log``; ``flags`` are added to its command line. Stop it with :func:`stop_process`."""
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [
+                binary("prometheus"),
+                f"--config.file={config}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                *flags,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+        )
+
+
+def wait_for_ready(url: str, process: subprocess.Popen[Any], log: Path, timeout: float = 30) -> None:
+    """Wait until ``url`` answers; fail if ``process`` exits first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"prometheus exited with {process.returncode}:\n{log.read_text()}"
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"prometheus not ready within {timeout} s:\n{log.read_text()}")
 
 
 @contextmanager

@@ -3,15 +3,20 @@
 What is checked: every file parses; the files the services mount exist; the Collector's pipelines only use
 components it defines, and use all of them; the ports and host names that connect the services agree (the
 apps -> the Collector's OTLP receivers, the Collector -> Jaeger's OTLP port, Prometheus -> the Collector's
-prometheus exporter, Prometheus -> the alert rules); ``promtool check config`` accepts the Prometheus config.
+prometheus exporter, Prometheus -> the alert rules, Grafana -> Prometheus and Jaeger); ``promtool check config``
+accepts the Prometheus config. Grafana's provisioning: the data sources point at the services' ports, the
+exemplars' trace ids at the Jaeger data source, the dashboard provider at the mounted dashboards folder, whose
+dashboards only use the provisioned data sources. (tests/test_grafana_dashboard.py runs the dashboard's queries.)
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import posixpath
 import shutil
 import subprocess
+import urllib.parse
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -24,6 +29,11 @@ COMPOSE = EXAMPLES / "docker-compose.yml"
 COLLECTOR = EXAMPLES / "collector" / "config.yaml"
 PROMETHEUS = EXAMPLES / "prometheus" / "prometheus.yml"
 RULES = EXAMPLES / "alerts" / "8x8.rules.yml"
+GRAFANA = EXAMPLES / "grafana"
+DATASOURCES = GRAFANA / "provisioning" / "datasources" / "datasources.yml"
+DASHBOARD_PROVIDERS = GRAFANA / "provisioning" / "dashboards" / "dashboards.yml"
+DASHBOARD = GRAFANA / "dashboards" / "8x8-errors.json"
+GRAFANA_PROVISIONING = PurePosixPath("/etc/grafana/provisioning")  # where Grafana reads it (its default)
 COMPONENT_KINDS = ("receivers", "processors", "exporters", "connectors")
 
 
@@ -130,10 +140,13 @@ def pipeline_problems(config: dict[str, Any]) -> list[str]:
 def test_every_file_parses() -> None:
     for path in (COMPOSE, COLLECTOR, PROMETHEUS, RULES, EXAMPLES / "alerts" / "8x8.rules.test.yml"):
         load(path)
+    for path in (DATASOURCES, DASHBOARD_PROVIDERS):
+        assert load(path)["apiVersion"] == 1
+    json.loads(DASHBOARD.read_text(encoding="utf-8"))
 
 
 def test_compose_services_images_and_ports(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"jaeger", "collector", "prometheus"}
+    assert set(compose["services"]) == {"jaeger", "collector", "prometheus", "grafana"}
     for name, definition in compose["services"].items():
         image = definition["image"]
         assert ":" in image and not image.endswith(":latest"), f"{name}: pin the image version"
@@ -144,6 +157,8 @@ def test_compose_services_images_and_ports(compose: dict[str, Any]) -> None:
     assert published_ports(service(compose, "jaeger")) == {16686: 16686}
     assert published_ports(service(compose, "collector")) == {4317: 4317, 4318: 4318, 8889: 8889}
     assert published_ports(service(compose, "prometheus")) == {9090: 9090}
+    assert service(compose, "grafana")["image"].startswith("grafana/grafana:")
+    assert published_ports(service(compose, "grafana")) == {3000: 3000}
 
 
 def test_mounted_files_exist(compose: dict[str, Any]) -> None:
@@ -235,3 +250,66 @@ def test_promtool_accepts_the_prometheus_config() -> None:
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "SUCCESS: 7 rules found" in completed.stdout
+
+
+def datasources() -> dict[str, dict[str, Any]]:
+    """The provisioned Grafana data sources by uid."""
+    return {d["uid"]: d for d in load(DATASOURCES)["datasources"]}
+
+
+def test_grafana_reads_the_provisioning_of_this_folder(compose: dict[str, Any]) -> None:
+    definition = service(compose, "grafana")
+    assert host_path(definition, str(GRAFANA_PROVISIONING / "datasources" / DATASOURCES.name)) == DATASOURCES
+    assert host_path(definition, str(GRAFANA_PROVISIONING / "dashboards" / DASHBOARD_PROVIDERS.name)) == (
+        DASHBOARD_PROVIDERS
+    )
+    [provider] = load(DASHBOARD_PROVIDERS)["providers"]
+    assert provider["type"] == "file"
+    folder = host_path(definition, provider["options"]["path"])
+    assert folder == DASHBOARD.parent and DASHBOARD.exists()
+    home = definition["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert host_path(definition, home) == DASHBOARD
+    assert {"prometheus", "jaeger"} <= set(definition["depends_on"])
+
+
+def test_grafana_datasources_reach_prometheus_and_jaeger(compose: dict[str, Any]) -> None:
+    sources = datasources()
+    assert {d["type"] for d in sources.values()} == {"prometheus", "jaeger"}
+    for uid, source in sources.items():
+        url = urllib.parse.urlsplit(source["url"])
+        assert url.scheme == "http" and url.hostname in compose["services"], f"{uid}: {source['url']}"
+        assert source["type"] == url.hostname  # the prometheus data source on the prometheus service...
+        # ...on the port the service listens on inside the network (the one compose publishes, unchanged).
+        assert url.port in published_ports(service(compose, url.hostname)), f"{uid}: {source['url']}"
+    [prometheus] = [d for d in sources.values() if d["type"] == "prometheus"]
+    assert prometheus["isDefault"] is True
+    # Exemplars link to the Jaeger data source by the label the Collector's prometheus exporter gives the trace id.
+    [destination] = prometheus["jsonData"]["exemplarTraceIdDestinations"]
+    assert destination["name"] == "trace_id"
+    assert sources[destination["datasourceUid"]]["type"] == "jaeger"
+
+
+def test_exemplars_reach_prometheus(compose: dict[str, Any], collector: dict[str, Any]) -> None:
+    """Only the OpenMetrics format carries exemplars, and Prometheus keeps them only with the feature flag."""
+    assert collector["exporters"]["prometheus"]["enable_open_metrics"] is True
+    assert "--enable-feature=exemplar-storage" in service(compose, "prometheus")["command"]
+
+
+def test_the_dashboard_uses_the_provisioned_datasources() -> None:
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    sources = datasources()
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    datasource = variables["datasource"]
+    assert datasource["type"] == "datasource" and datasource["query"] == "prometheus"
+    assert sources[datasource["current"]["value"]]["type"] == "prometheus"
+    references = [p["datasource"] for p in dashboard["panels"]]
+    references += [t["datasource"] for p in dashboard["panels"] for t in p["targets"]]
+    references += [v["datasource"] for v in variables.values() if "datasource" in v]
+    assert references
+    for reference in references:
+        assert reference == {"type": "prometheus", "uid": "${datasource}"}
+    # The trace links open the Jaeger UI that compose publishes on the host.
+    links = [link["url"] for p in dashboard["panels"] for link in p["fieldConfig"]["defaults"].get("links", [])]
+    assert links
+    for link in links:
+        assert link.startswith("http://localhost:16686/search?")

@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,16 @@ import pytest
 
 from otel_8x8.testing import FakeEightByEight, error_envelope
 
-from .support import INSTRUMENT, app_environment, free_port, stop_process
+from .support import (
+    INSTRUMENT,
+    app_environment,
+    binary,
+    free_port,
+    get_json,
+    start_prometheus,
+    stop_process,
+    wait_for_ready,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ALERTS = ROOT / "examples" / "alerts"
@@ -43,13 +51,6 @@ for _ in range(4):
     time.sleep(1)
 time.sleep(600)
 """
-
-
-def binary(name: str) -> str:
-    found = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None)
-    if found is None:
-        pytest.fail(f"{name} not found: install Debian's prometheus package (scripts/test does it when run as root)")
-    return found
 
 
 def promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -89,23 +90,6 @@ def test_plain_increase_would_miss_the_first_error(tmp_path: Path) -> None:
     assert completed.returncode != 0, output
     assert "alertname: EightByEightAuthFailure, time: 10m" in output
     assert "alertname: EightByEightTemplateFailures, time: 4m" in output
-
-
-def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.loads(response.read())
-
-
-def wait_for_ready(url: str, process: subprocess.Popen[Any], log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"prometheus exited with {process.returncode}:\n{log.read_text()}"
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"prometheus not ready within {timeout} s:\n{log.read_text()}")
 
 
 @pytest.fixture
@@ -151,20 +135,7 @@ def test_auth_alert_fires_in_prometheus_scraping_an_instrumented_app(
     app_log, prometheus_log = tmp_path / "app.log", tmp_path / "prometheus.log"
     processes: list[subprocess.Popen[Any]] = []
     try:
-        with prometheus_log.open("w") as out:
-            processes.append(
-                subprocess.Popen(
-                    [
-                        binary("prometheus"),
-                        f"--config.file={config}",
-                        f"--storage.tsdb.path={tmp_path / 'data'}",
-                        f"--web.listen-address=127.0.0.1:{prometheus_port}",
-                    ],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    cwd=tmp_path,
-                )
-            )
+        processes.append(start_prometheus(config, tmp_path, prometheus_port, prometheus_log))
         with app_log.open("w") as out:
             processes.append(
                 subprocess.Popen(
