@@ -12,6 +12,8 @@ from otel_8x8.testing.console import ConsoleTelemetry, parse_console_output
 
 from .support import app_environment, run_instrumented
 
+pytestmark = pytest.mark.e2e  # a subprocess, a server or a long run: `-m "not e2e"` leaves it out
+
 APP = Path(__file__).parent / "apps" / "all_clients.py"
 TEMPLATE = "/api/v1/subaccounts/{subAccountId}/messages"
 CLIENTS = ("requests", "httpx", "httpx-async")

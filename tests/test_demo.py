@@ -11,6 +11,8 @@ import pytest
 
 from otel_8x8.testing.console import parse_console_output
 
+pytestmark = pytest.mark.e2e  # a subprocess, a server or a long run: `-m "not e2e"` leaves it out
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
 

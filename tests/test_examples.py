@@ -20,6 +20,8 @@ from otel_8x8.testing.console import ConsoleTelemetry, parse_console_output
 
 from .support import INSTRUMENT, app_environment, free_port, run_instrumented, stop_process
 
+pytestmark = pytest.mark.e2e  # a subprocess, a server or a long run: `-m "not e2e"` leaves it out
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 APPS = ("sms_app.py", "chatapps_async_app.py", "web_service.py")

@@ -33,6 +33,9 @@ from .support import (
     wait_for_ready,
 )
 
+pytestmark = pytest.mark.e2e  # a subprocess, a server or a long run: `-m "not e2e"` leaves it out
+
+
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "examples" / "grafana" / "dashboards" / "8x8-errors.json"
 TIMEOUT = 40

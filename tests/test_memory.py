@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import pytest
 import requests
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -36,6 +37,8 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from otel_8x8 import EightByEightInstrumentor
 
 from .support import on_error_logger
+
+pytestmark = pytest.mark.e2e  # a subprocess, a server or a long run: `-m "not e2e"` leaves it out
 
 CALLS = 100_000
 WARM_UP = 20_000

@@ -58,6 +58,8 @@ from otel_8x8.testing import FakeEightByEight, Reply
 
 from .support import LoggingHandler, app_environment, free_port, on_error_logger, run_instrumented, stop_process
 
+pytestmark = pytest.mark.e2e  # a subprocess, a server or a long run: `-m "not e2e"` leaves it out
+
 Message = Any  # a protobuf message (google.protobuf has no type hints installed)
 
 ROOT = Path(__file__).resolve().parent.parent

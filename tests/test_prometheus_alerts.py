@@ -31,6 +31,9 @@ from .support import (
     wait_for_ready,
 )
 
+pytestmark = pytest.mark.e2e  # a subprocess, a server or a long run: `-m "not e2e"` leaves it out
+
+
 ROOT = Path(__file__).resolve().parent.parent
 ALERTS = ROOT / "examples" / "alerts"
 RULES = ALERTS / "8x8.rules.yml"
