@@ -82,7 +82,17 @@ def _instrumentor(client: str, which: str) -> Any:
 
 def _run_child(client: str, call: str, variant: str, calls: int) -> None:
     import httpx
-    from inprocess import LogSink, MetricSink, SpanSink, httpx_real_transport, install_sdk, requests_session
+    from inprocess import (
+        LogSink,
+        MetricSink,
+        SpanSink,
+        httpx_real_transport,
+        install_sdk,
+        log_every_error,
+        requests_session,
+    )
+
+    log_every_error()  # a single error call is measured logged; bench_storm.py measures the log limit
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
     from replay import capture, instrumenting
 

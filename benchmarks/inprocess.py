@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -124,6 +125,13 @@ def httpx_real_transport() -> httpx.HTTPTransport:
     transport = httpx.HTTPTransport()
     transport._pool = _Connections()  # type: ignore[assignment]
     return transport
+
+
+def log_every_error() -> None:
+    """Turn otel-8x8's log limit off (``OTEL_PYTHON_8X8_LOG_LIMIT=0``) unless the environment sets it: the
+    benchmarks of a single error call measure an error that is logged, as every error was before the limit
+    (``bench_storm.py`` measures the limit). Inherited by the worker processes."""
+    os.environ.setdefault("OTEL_PYTHON_8X8_LOG_LIMIT", "0")
 
 
 # --- exporters --------------------------------------------------------------------------------------------

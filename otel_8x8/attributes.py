@@ -13,6 +13,7 @@ ERROR_ID: Final = "com.8x8.error.id"
 ERROR_CATEGORY: Final = "com.8x8.error.category"
 ERROR_RETRYABLE: Final = "com.8x8.error.retryable"
 ERROR_MESSAGE: Final = "com.8x8.error.message"
+ERROR_SUPPRESSED_COUNT: Final = "com.8x8.error.suppressed_count"
 RETRY_AFTER: Final = "com.8x8.retry_after"
 MESSAGE_UMID: Final = "com.8x8.message.umid"
 BATCH_ID: Final = "com.8x8.batch.id"
@@ -68,6 +69,9 @@ LOG_CALL_ATTRIBUTES: Final = (
     SERVER_ADDRESS,
 )
 """What the error log record carries of the call, beside the error attributes and the message."""
+
+LOG_ONLY_ATTRIBUTES: Final = (ERROR_MESSAGE, ERROR_SUPPRESSED_COUNT)
+"""What only the error log record carries (the README's log-record table is checked against it)."""
 
 SPAN_ATTRIBUTES: Final = (
     PRODUCT,

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from . import attributes as A
 from .catalog import STATUS_CATEGORIES, Category, iter_catalog
-from .config import ENVIRONMENT_VARIABLES, LOG_ERRORS_ENV, LOG_LEVEL_ENV
+from .config import ENVIRONMENT_VARIABLES, LOG_ERRORS_ENV, LOG_INTERVAL_ENV, LOG_LEVEL_ENV, LOG_LIMIT_ENV
 from .hosts import HOSTS_ENV
+from .log_limit import DEFAULT_INTERVAL, DEFAULT_LIMIT
 from .products import ALL_ROUTES, PRODUCTS
 
 _PRODUCT_NAMES = ", ".join(f"`{name}`" for name in PRODUCTS)
@@ -36,6 +37,12 @@ ATTRIBUTE_DOCS: dict[str, tuple[str, str]] = {
     A.ERROR_CATEGORY: ("string", "One of the error categories below."),
     A.ERROR_RETRYABLE: ("boolean", "Whether retrying the call may succeed (`rate_limit`, `server_error`)."),
     A.ERROR_MESSAGE: ("string", "The envelope's `message`, redacted and cut to 512 characters (log records only)."),
+    A.ERROR_SUPPRESSED_COUNT: (
+        "int",
+        "How many records of the same product, error code and `url.template` were suppressed (by the log limit) "
+        "since the last one written; only on the first record written after a suppression, whose message also "
+        'ends with "(N similar suppressed)" (log records only).',
+    ),
     A.RETRY_AFTER: ("double", "Seconds from the `Retry-After` header of an error answer."),
     A.MESSAGE_UMID: (
         "string",
@@ -71,6 +78,12 @@ INSTRUMENT_KWARGS: dict[str, tuple[str, str]] = {
     "hosts": (HOSTS_ENV, "Extra 8x8 hosts (list or comma-separated string), added to those of the variable."),
     "log_errors": (LOG_ERRORS_ENV, "Emit the log record for 8x8 errors (default `True`)."),
     "log_level": (LOG_LEVEL_ENV, "Fixed level (int or name) of the error log records."),
+    "log_limit": (
+        LOG_LIMIT_ENV,
+        f"Error log records per (product, error code, `url.template`) per interval (default `{DEFAULT_LIMIT}`; "
+        "`0`: no limit).",
+    ),
+    "log_interval": (LOG_INTERVAL_ENV, f"Seconds of the log limit's interval (default `{DEFAULT_INTERVAL:g}`)."),
     "request_hook": ("", "`request_hook(span, request)`, called before the call with the library's request."),
     "response_hook": ("", "`response_hook(span, request, response)`, called after the call."),
     "tracer_provider": ("", "TracerProvider to use instead of the global one."),
@@ -94,6 +107,13 @@ def _span_attributes() -> str:
     return _table(
         ("Attribute", "Type", "Description"),
         ((f"`{name}`", *ATTRIBUTE_DOCS[name]) for name in A.SPAN_ATTRIBUTES),
+    )
+
+
+def _log_attributes() -> str:
+    return _table(
+        ("Attribute", "Type", "Description"),
+        ((f"`{name}`", *ATTRIBUTE_DOCS[name]) for name in A.LOG_ONLY_ATTRIBUTES),
     )
 
 
@@ -159,6 +179,7 @@ def render_tables() -> dict[str, str]:
     return {
         "products": _products(),
         "span-attributes": _span_attributes(),
+        "log-attributes": _log_attributes(),
         "metric-attributes": _metric_attributes(),
         "error-categories": _error_categories(),
         "error-codes": _error_codes(),

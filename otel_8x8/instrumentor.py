@@ -26,7 +26,7 @@ class EightByEightInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Observe every call to the 8x8 APIs made with requests or httpx (sync and async).
 
     ``instrument(tracer_provider=..., meter_provider=..., hosts=[...], log_errors=True,
-    log_level=None, request_hook=None, response_hook=None)``
+    log_level=None, log_limit=10, log_interval=60.0, request_hook=None, response_hook=None)``
     """
 
     _patches: list[Patch]

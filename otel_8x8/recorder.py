@@ -21,12 +21,13 @@ from .catalog import Category, code_for_reason
 from .config import Options
 from .envelope import Batch
 from .guard import guarded
+from .log_limit import SUPPRESS, LogLimiter
 from .products import categorize, lookup_code
 from .redaction import redact_id, redact_text
 from .texts import exportable
 
 LOGGER_NAME = "otel_8x8"
-_LOG_FORMAT = "8x8 %s %s [%s] on %s: HTTP %d%s%s"
+_LOG_FORMAT = "8x8 %s %s [%s] on %s: HTTP %d%s%s%s"
 error_logger = logging.getLogger(LOGGER_NAME)
 
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
@@ -37,6 +38,9 @@ class Recorder:
 
     def __init__(self, meter: Meter, options: Options) -> None:
         self.options = options
+        self.log_limiter: LogLimiter | None = (
+            LogLimiter(options.log_limit, options.log_interval) if options.log_limit > 0 else None
+        )
         self._errors = meter.create_counter(
             A.ERRORS_METRIC, unit="{error}", description="8x8 API calls answered with an error."
         )
@@ -196,10 +200,18 @@ class Recorder:
             level = logging.ERROR if error.status >= 500 else logging.WARNING
         if not error_logger.isEnabledFor(level):
             return
+        code = error.envelope.code
+        suppressed = 0
+        limiter = self.log_limiter
+        if limiter is not None:  # before anything is built: a suppressed record costs this lookup only
+            suppressed = limiter.admit((call.product, error.error_type if code is None else code, call.template))
+            if suppressed == SUPPRESS:
+                return
         extra: dict[str, Any] = {**call.log_attributes, A.HTTP_RESPONSE_STATUS_CODE: error.status, **error_attrs}
         if error.message is not None:
             extra[A.ERROR_MESSAGE] = error.message
-        code = error.envelope.code
+        if suppressed:
+            extra[A.ERROR_SUPPRESSED_COUNT] = suppressed
         entry = lookup_code(code, call.product) if code is not None else None
         what = f"error {code}" if code is not None else "error"
         if entry is not None:
@@ -212,6 +224,7 @@ class Recorder:
             error.status,
             f": {error.message}" if error.message else "",
             f" errorId={error.error_id}" if error.error_id else "",
+            f" ({suppressed} similar suppressed)" if suppressed else "",
         )
         # What Logger.log() does, minus its stack walk to find the caller (the caller is always here).
         record = error_logger.makeRecord(

@@ -12,6 +12,8 @@ from otel_8x8.config import ENVIRONMENT_VARIABLES, Options
 HOSTS = "OTEL_PYTHON_8X8_HOSTS"
 LOG_ERRORS = "OTEL_PYTHON_8X8_LOG_ERRORS"
 LOG_LEVEL = "OTEL_PYTHON_8X8_LOG_LEVEL"
+LOG_LIMIT = "OTEL_PYTHON_8X8_LOG_LIMIT"
+LOG_INTERVAL = "OTEL_PYTHON_8X8_LOG_INTERVAL"
 
 
 def test_defaults() -> None:
@@ -19,12 +21,14 @@ def test_defaults() -> None:
     assert options.hosts == ()
     assert options.log_errors is True
     assert options.log_level is None
+    assert options.log_limit == 10
+    assert options.log_interval == 60.0
     assert options.request_hook is None
     assert options.response_hook is None
 
 
 def test_every_variable_documented() -> None:
-    assert set(ENVIRONMENT_VARIABLES) == {HOSTS, LOG_ERRORS, LOG_LEVEL}
+    assert set(ENVIRONMENT_VARIABLES) == {HOSTS, LOG_ERRORS, LOG_LEVEL, LOG_LIMIT, LOG_INTERVAL}
 
 
 # --- environment --------------------------------------------------------------------------------
@@ -113,3 +117,36 @@ def test_hooks_passed_through() -> None:
     options = Options.from_kwargs({"request_hook": request_hook, "response_hook": response_hook}, environ={})
     assert options.request_hook is request_hook
     assert options.response_hook is response_hook
+
+
+# --- the log limit ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environ", "limit", "interval"),
+    [
+        ({LOG_LIMIT: "25", LOG_INTERVAL: "10"}, 25, 10.0),
+        ({LOG_LIMIT: " 3 ", LOG_INTERVAL: "0.5"}, 3, 0.5),
+        ({LOG_LIMIT: "0"}, 0, 60.0),
+        ({LOG_LIMIT: "none"}, 0, 60.0),
+        ({LOG_LIMIT: "NONE"}, 0, 60.0),
+        ({LOG_LIMIT: "lots", LOG_INTERVAL: "soon"}, 10, 60.0),
+        ({LOG_LIMIT: "", LOG_INTERVAL: "0"}, 10, 60.0),
+        ({LOG_INTERVAL: "-5"}, 10, 60.0),
+    ],
+)
+def test_log_limit_from_environment(environ: dict[str, str], limit: int, interval: float) -> None:
+    options = Options.from_kwargs({}, environ=environ)
+    assert (options.log_limit, options.log_interval) == (limit, interval)
+
+
+def test_log_limit_keywords_win_over_environment() -> None:
+    options = Options.from_kwargs({"log_limit": 4, "log_interval": 2}, environ={LOG_LIMIT: "none", LOG_INTERVAL: "9"})
+    assert (options.log_limit, options.log_interval) == (4, 2.0)
+    options = Options.from_kwargs({"log_limit": 0}, environ={LOG_LIMIT: "5"})
+    assert options.log_limit == 0
+
+
+def test_log_limit_keywords_absent_or_unreadable_fall_back() -> None:
+    options = Options.from_kwargs({"log_limit": None, "log_interval": "x"}, environ={LOG_LIMIT: "7", LOG_INTERVAL: "3"})
+    assert (options.log_limit, options.log_interval) == (7, 3.0)
