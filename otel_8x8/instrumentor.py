@@ -59,6 +59,16 @@ class EightByEightInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 patch.apply()
             except Exception:  # never break the application's start-up
                 _logger.warning("otel-8x8: could not instrument %s", patch, exc_info=True)
+        # What is patched and how many hosts were added, for "no spans?": never a host name or header value.
+        _logger.debug(
+            "otel-8x8: patched %s; %d extra 8x8 host(s) configured",
+            ", ".join(self.patched_methods()) or "nothing (neither requests nor httpx is importable)",
+            len(options.hosts),
+        )
+
+    def patched_methods(self) -> list[str]:
+        """The library methods otel-8x8 wraps now (``requests.sessions.Session.send``…); empty when not instrumented."""
+        return [repr(patch) for patch in getattr(self, "_patches", []) if patch.applied]
 
     def _uninstrument(self, **kwargs: Any) -> None:
         for patch in reversed(getattr(self, "_patches", [])):
