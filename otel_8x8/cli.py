@@ -1,13 +1,18 @@
-"""``python -m otel_8x8``: the 8x8 error catalog for on-call engineers.
+"""``python -m otel_8x8``: the 8x8 error catalog for on-call engineers, and a doctor for "no spans?".
 
 - ``explain CODE``: what an 8x8 error code (``com.8x8.error.code``) means, its category, whether a retry may
   help and what to check. Also takes an HTTP status (``explain 503``), a delivery-receipt code
   (``explain --receipt 15 [--product chatapps]``), and an unknown code with the status it came with
   (``explain 4242 --status 404``: unknown, categorised from the status).
 - ``codes``: the catalog as a table (``--receipt`` for the delivery-receipt codes).
-- ``--json`` on both, for scripts.
+- ``doctor [URL ...]``: why calls give no spans: the libraries otel-8x8 hooks, the hosts that count as 8x8
+  (documented and ``OTEL_PYTHON_8X8_HOSTS``), whether ``opentelemetry-instrument`` loads the ``8x8`` entry
+  point, the exporters; for each URL, whether a call to it is observed (product, region, span name,
+  ``url.template``) or the ``OTEL_PYTHON_8X8_HOSTS`` value that would observe it. Logic in ``doctor.py``.
+- ``--json`` on each, for scripts.
 
-Exit status: 0 when the code is known, 1 when it is not, 2 for a usage error.
+Exit status: 0 when the code is known (``doctor``: nothing wrong), 1 when it is not (``doctor``: a problem,
+each printed with its fix), 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from .catalog import Category, category_for_status, iter_catalog, lookup
+from .doctor import Report, diagnose, url_error
 from .products import PRODUCTS as API_PRODUCTS
 from .products import lookup_code
 from .receipt_codes import PRODUCTS, iter_receipt_codes, lookup_receipt
@@ -191,12 +197,84 @@ def _text(value: object) -> str:
     return str(value)
 
 
+def _print_report(report: Report, out: TextIO) -> None:
+    def line(text: str = "", indent: int = 0) -> None:
+        print(" " * indent + text, file=out)
+
+    line("Libraries otel-8x8 hooks:")
+    for lib in report.libraries:
+        if not lib.installed:
+            line(f"{lib.name}: not installed", 2)
+            continue
+        methods = ", ".join(f"{name}{'' if ok else ' (missing)'}" for name, ok in lib.methods.items())
+        patched = f"; patched now: {', '.join(lib.patched)}" if lib.patched else ""
+        line(f"{lib.name} {lib.version or '?'}: would patch {methods}{patched}", 2)
+    line()
+    line("8x8 hosts (documented, with region):")
+    for product, hosts in report.default_hosts.items():
+        line(f"{product}: " + ", ".join(host + (f" [{region}]" if region else "") for host, region in hosts), 2)
+    line(f"8x8 hosts from OTEL_PYTHON_8X8_HOSTS: {repr(report.hosts_env) if report.hosts_env else 'not set'}")
+    for entry in report.configured_hosts:
+        said = f"{entry.host}" + (f" = {entry.product}" if entry.product else " (no product)")
+        flags = "".join(f"; {flag}" for flag in (entry.ignored, entry.note) if flag)
+        line(f"{said}{flags}", 2)
+    line()
+    ep = report.entry_point
+    line("opentelemetry-instrument:")
+    line(f"entry point 8x8: {ep.value if ep.installed else 'NOT installed'}", 2)
+    line(f"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS: {'names it (disabled)' if ep.disabled else 'does not name 8x8'}", 2)
+    line(f"opentelemetry-instrumentation: {ep.instrumentation_version or 'NOT installed'}", 2)
+    line(f"command: {ep.command or 'NOT on PATH'}", 2)
+    line(f"SDK configurator: {', '.join(ep.configurator) or 'none'}", 2)
+    line()
+    line("Exporters:")
+    for signal, exporters in report.exporters.items():
+        configured = report.exporter_env[signal]
+        source = "" if configured else " (default)"
+        if not exporters:
+            line(f"{signal}: none{source}", 2)
+        for exp in exporters:
+            resolved = f" -> {exp.entry_point}" if exp.entry_point and exp.entry_point != exp.name else ""
+            state = f"{exp.package}, importable" if exp.importable else f"NOT usable: {exp.error}"
+            line(f"{signal}: {exp.name}{source}{resolved} ({state})", 2)
+    logging_value = report.logging_auto_instrumentation
+    line(f"OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED: {logging_value if logging_value else 'not set'}", 2)
+    if report.urls:
+        line()
+        line("URLs:")
+    for url in report.urls:
+        line(url.url, 2)
+        if url.observed:
+            line(f"observed: yes, product {url.product or '-'}, region {url.region or '-'}", 4)
+            for call in url.calls:
+                operation = f" (operation {call.operation_id})" if call.operation_id else ""
+                line(f"{call.method}: span {call.span_name!r}, url.template {call.url_template}{operation}", 4)
+        else:
+            line(f"observed: NO ({url.netloc} is not an 8x8 host)", 4)
+            if url.hint:
+                line(f"hint: {url.hint}", 4)
+            line(f"to observe it: OTEL_PYTHON_8X8_HOSTS={url.hosts_value}", 4)
+    if report.notes:
+        line()
+        line("Notes:")
+        for note in report.notes:
+            line(f"- {note}", 2)
+    line()
+    if report.ok:
+        line("No problem found.")
+        return
+    line(f"Problems ({len(report.problems)}):")
+    for problem in report.problems:
+        line(f"- {problem.what}", 2)
+        line(f"fix: {problem.fix}", 4)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m otel_8x8",
         description="Explain 8x8 API error codes (com.8x8.error.code) and list the catalog.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{explain,codes}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{explain,codes,doctor}")
     explain_cmd = commands.add_parser("explain", help="explain one code or HTTP status")
     explain_cmd.add_argument("code", type=int, help="8x8 error code (1002, -1017), or an HTTP status (429, 503)")
     explain_cmd.add_argument("--status", type=int, help="HTTP status the code came with (categorises unknown codes)")
@@ -211,6 +289,9 @@ def _parser() -> argparse.ArgumentParser:
     codes_cmd.add_argument("--receipt", action="store_true", help="list the delivery-receipt codes instead")
     codes_cmd.add_argument("--product", choices=PRODUCTS, help="with --receipt: only this product")
     codes_cmd.add_argument("--json", action="store_true", help="print JSON")
+    doctor_cmd = commands.add_parser("doctor", help="why calls to 8x8 give no spans: check the set-up and URLs")
+    doctor_cmd.add_argument("urls", nargs="*", metavar="URL", help="a URL your app calls (is it observed?)")
+    doctor_cmd.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -242,6 +323,18 @@ def _run(argv: Sequence[str] | None, stream: TextIO) -> int:
         else:
             _print_explanation(item, stream)
         return EXIT_FOUND if item.known else EXIT_UNKNOWN
+    if args.command == "doctor":
+        for url in args.urls:
+            error = url_error(url)
+            if error is not None:
+                print(f"python -m otel_8x8: error: {error}", file=sys.stderr)
+                return EXIT_USAGE
+        report = diagnose(args.urls)
+        if args.json:
+            print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2), file=stream)
+        else:
+            _print_report(report, stream)
+        return EXIT_FOUND if report.ok else EXIT_UNKNOWN
     rows = _codes(args.receipt, args.product)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2), file=stream)

@@ -32,6 +32,36 @@ DEFAULT_HOSTS: dict[str, Target] = {host: Target(product.name, region) for host,
 """Every 8x8 host in 8x8's documentation, with its product and region."""
 
 
+@dataclass(frozen=True)
+class HostEntry:
+    """One entry of ``OTEL_PYTHON_8X8_HOSTS`` (or ``hosts=``) as the matcher reads it."""
+
+    text: str
+    """The entry as written (stripped)."""
+    pattern: str
+    """What the matcher compares: ``host`` or ``host:port`` (lowercase), or for a wildcard the suffix with its
+    dot (``.example.com``). Empty when the entry names no host (it is then ignored)."""
+    wildcard: bool
+    target: Target
+    """The product after ``=`` when it is one of ``PRODUCTS``, else None; never a region."""
+    product_given: str | None
+    """The text after ``=``, if any: a product ``PRODUCTS`` does not know is ignored."""
+
+
+def parse_host_entry(entry: str) -> HostEntry | None:
+    """How the matcher reads one configured entry; None for an empty one."""
+    text = entry.strip()
+    if not text:
+        return None
+    pattern, _, product = text.lower().partition("=")
+    pattern = pattern.strip().rstrip(".")
+    product = product.strip()
+    target = Target(product if product in PRODUCTS else None, None)
+    wildcard = pattern.startswith("*.")
+    # a wildcard keeps the dot: ".example.com"
+    return HostEntry(text, pattern[1:] if wildcard else pattern, wildcard, target, product or None)
+
+
 class HostMatcher:
     """Matches the ``host`` or ``host:port`` of a URL against the known and configured 8x8 hosts."""
 
@@ -47,17 +77,13 @@ class HostMatcher:
         self._cache: dict[str, Target | None] = {}
 
     def _add(self, entry: str) -> None:
-        entry = entry.strip().lower()
-        if not entry:
+        parsed = parse_host_entry(entry)
+        if parsed is None:
             return
-        pattern, _, product = entry.partition("=")
-        pattern = pattern.strip().rstrip(".")
-        product = product.strip()
-        target = Target(product if product in PRODUCTS else None, None)
-        if pattern.startswith("*."):
-            self._wildcards.append((pattern[1:], target))  # keep the dot: ".example.com"
-        elif pattern:
-            self._exact[pattern] = target
+        if parsed.wildcard:
+            self._wildcards.append((parsed.pattern, parsed.target))
+        elif parsed.pattern:
+            self._exact[parsed.pattern] = parsed.target
 
     def match(self, netloc: str) -> Target | None:
         """The target for ``netloc`` (``host`` or ``host:port``, any case), or None if it is not 8x8."""

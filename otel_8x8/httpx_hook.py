@@ -14,6 +14,9 @@ from .interceptor import CallScope, Interceptor, ResponseAccess, response_of
 from .patching import Patch
 from .streams import StreamTap, finish_when_collected
 
+HOOKED_METHODS = ("Client.send", "AsyncClient.send")
+"""The methods of ``httpx`` that otel-8x8 wraps."""
+
 
 def httpx_patches(interceptor: Interceptor) -> list[Patch]:
     """The patches for httpx, or none when httpx is not installed."""

@@ -9,6 +9,9 @@ from .interceptor import Interceptor, ResponseAccess
 from .patching import Patch
 from .streams import StreamTap, finish_when_collected, tap_raw
 
+HOOKED_METHODS = ("Session.send",)
+"""The methods of ``requests`` that otel-8x8 wraps."""
+
 
 def requests_patches(interceptor: Interceptor) -> list[Patch]:
     """The patches for requests, or none when requests is not installed."""
