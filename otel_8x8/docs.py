@@ -1,13 +1,13 @@
 """Generate the reference tables from the code: ``python -m otel_8x8.docs`` rewrites them.
 
-Each table sits in README.md (or docs/operations.md) between ``<!-- BEGIN GENERATED: name -->`` and
-``<!-- END GENERATED: name -->``; tests/test_readme.py fails when one is out of date.
+Each table sits in a page of ``docs/`` (the products table in README.md too) between
+``<!-- BEGIN GENERATED: name -->`` and ``<!-- END GENERATED: name -->``; tests/test_docs.py fails when one is out
+of date. ``PAGES`` says which tables each page holds.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -20,8 +20,19 @@ from .products import ALL_ROUTES, PRODUCTS
 
 _PRODUCT_NAMES = ", ".join(f"`{name}`" for name in PRODUCTS)
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-OPERATIONS = README.parent / "docs" / "operations.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+
+# page -> the generated tables it holds
+PAGES: dict[Path, tuple[str, ...]] = {
+    README: ("products",),
+    DOCS / "index.md": ("products",),
+    DOCS / "attributes.md": ("span-attributes", "log-attributes", "metric-attributes"),
+    DOCS / "codes.md": ("error-categories", "error-codes", "product-codes"),
+    DOCS / "configuration.md": ("environment-variables", "instrument-kwargs"),
+    DOCS / "operations.md": ("operations",),
+}
 
 # attribute -> (type, description)
 ATTRIBUTE_DOCS: dict[str, tuple[str, str]] = {
@@ -34,7 +45,7 @@ ATTRIBUTE_DOCS: dict[str, tuple[str, str]] = {
     A.SUBACCOUNT_ID: ("string", "The `{subAccountId}` of the path."),
     A.ERROR_CODE: ("int", "The `code` of 8x8's error envelope (e.g. `1002`), or `429` for rate limiting."),
     A.ERROR_ID: ("string", "The envelope's `errorId`, the id 8x8 support asks for."),
-    A.ERROR_CATEGORY: ("string", "One of the error categories below."),
+    A.ERROR_CATEGORY: ("string", "One of the [error categories](codes.md#error-categories)."),
     A.ERROR_RETRYABLE: ("boolean", "Whether retrying the call may succeed (`rate_limit`, `server_error`)."),
     A.ERROR_MESSAGE: ("string", "The envelope's `message`, redacted and cut to 512 characters (log records only)."),
     A.ERROR_SUPPRESSED_COUNT: (
@@ -175,7 +186,7 @@ def _instrument_kwargs() -> str:
 
 
 def render_tables() -> dict[str, str]:
-    """Every generated README table: name -> markdown."""
+    """Every generated table: name -> markdown."""
     return {
         "products": _products(),
         "span-attributes": _span_attributes(),
@@ -186,6 +197,7 @@ def render_tables() -> dict[str, str]:
         "product-codes": _product_codes(),
         "environment-variables": _environment_variables(),
         "instrument-kwargs": _instrument_kwargs(),
+        "operations": _operations(),
     }
 
 
@@ -199,11 +211,6 @@ def _operations() -> str:
     return _table(("Product", "Span name", "8x8 operation id", "Hosts (where not the product's)"), rows)
 
 
-def render_operations() -> dict[str, str]:
-    """The tables of docs/operations.md."""
-    return {"operations": _operations()}
-
-
 _BLOCK = re.compile(r"(<!-- BEGIN GENERATED: ([\w-]+) -->\n)(.*?)(<!-- END GENERATED: \2 -->)", re.S)
 
 
@@ -212,9 +219,14 @@ def generated_blocks(text: str) -> dict[str, str]:
     return {match[2]: match[3].strip() for match in _BLOCK.finditer(text)}
 
 
-def update(text: str, tables: dict[str, str] | None = None) -> str:
-    """``text`` with every generated table (by default the README's) replaced by its current rendering."""
-    tables = render_tables() if tables is None else tables
+def render_page(page: Path) -> dict[str, str]:
+    """The tables ``page`` (a key of ``PAGES``) holds: name -> markdown."""
+    tables = render_tables()
+    return {name: tables[name] for name in PAGES[page]}
+
+
+def update(text: str, tables: dict[str, str]) -> str:
+    """``text`` with each of ``tables`` replaced by its current rendering (every one must have its markers)."""
     missing = tables.keys() - generated_blocks(text).keys()
     if missing:
         raise ValueError(f"no markers for the tables {sorted(missing)}")
@@ -226,18 +238,16 @@ def update(text: str, tables: dict[str, str] | None = None) -> str:
     return _BLOCK.sub(replace, text)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    documents = [(Path(argv[0]), render_tables())] if argv else [(README, render_tables())]
-    if not argv:
-        documents.append((OPERATIONS, render_operations()))
-    for path, tables in documents:
-        old = path.read_text(encoding="utf-8")
-        new = update(old, tables)
+def main() -> int:
+    """Rewrite the generated tables of every page in ``PAGES``."""
+    for page in PAGES:
+        old = page.read_text(encoding="utf-8")
+        new = update(old, render_page(page))
         if new != old:
-            path.write_text(new, encoding="utf-8")
-            print(f"updated {path}")
+            page.write_text(new, encoding="utf-8")
+            print(f"updated {page.relative_to(ROOT)}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    raise SystemExit(main())
