@@ -71,7 +71,7 @@ LOG_CALL_ATTRIBUTES: Final = (
 """What the error log record carries of the call, beside the error attributes and the message."""
 
 LOG_ONLY_ATTRIBUTES: Final = (ERROR_MESSAGE, ERROR_SUPPRESSED_COUNT)
-"""What only the error log record carries (the README's log-record table is checked against it)."""
+"""What only the error log record carries (docs/attributes.md's log-record table is checked against it)."""
 
 SPAN_ATTRIBUTES: Final = (
     PRODUCT,
@@ -95,4 +95,4 @@ SPAN_ATTRIBUTES: Final = (
     URL_TEMPLATE,
     ERROR_TYPE,
 )
-"""Every attribute otel-8x8 may set on a span (the README's attribute table is checked against it)."""
+"""Every attribute otel-8x8 may set on a span (docs/attributes.md's attribute table is checked against it)."""

@@ -1,6 +1,6 @@
 """The 8x8 error catalog: every known error code, its description and its category.
 
-This module is the single source of truth for error codes. The README's tables are
+This module is the single source of truth for error codes. The tables of docs/codes.md are
 checked against it by a test, and ``python -m otel_8x8 codes`` prints it.
 
 Sources: 8x8's "API Error codes" page, formerly "HTTP Error Codes" (SMS API and Chat Apps API codes), and the

@@ -34,7 +34,7 @@ ENVIRONMENT_VARIABLES: Mapping[str, str] = {
     "and the next record of that key says how many records were suppressed. `0` or `none`: no limit.",
     LOG_INTERVAL_ENV: f"The interval of `{LOG_LIMIT_ENV}`, in seconds (default `{DEFAULT_INTERVAL:g}`).",
 }
-"""Every environment variable otel-8x8 reads (the README's configuration table is checked against it)."""
+"""Every environment variable otel-8x8 reads (docs/configuration.md's table is checked against it)."""
 
 
 @dataclass(frozen=True)
