@@ -28,6 +28,7 @@ SPAN_MAKERS = {
     "requests": {"8x8", "requests", "urllib3"},
     "httpx": {"8x8", "httpx"},
     "httpx-async": {"8x8", "httpx"},
+    "urllib3": {"8x8", "urllib3"},
 }
 TEMPLATE = "/api/v1/subaccounts/{subAccountId}/messages"
 
