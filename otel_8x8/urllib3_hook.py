@@ -51,12 +51,13 @@ def _urlopen_wrapper(interceptor: Interceptor) -> Any:
             method = str(args[0] if args else kwargs["method"]).upper()
             url = full_url(instance, args[1] if len(args) > 1 else kwargs["url"])
             scope = interceptor.intercept(method, url, netloc_of(url))
+            if scope is not None:  # not entered yet: nothing started
+                request, sent_args, sent_kwargs = _with_own_headers(instance, method, url, args, kwargs)
         except Exception:
             scope = None
         if scope is None:
             return wrapped(*args, **kwargs)
-        request, args, kwargs = _with_own_headers(instance, method, url, args, kwargs)
-        return scope.run(request, lambda: wrapped(*args, **kwargs), _RESPONSES)
+        return scope.run(request, lambda: wrapped(*sent_args, **sent_kwargs), _RESPONSES)
 
     return urlopen
 
@@ -118,8 +119,11 @@ def _read_body(response: Any, content_encoding: str | None) -> bytes | None:
 
 
 def _install(response: Any, tap: StreamTap) -> None:
-    tap_response(response, tap)
-    finish_when_collected(response, tap)
+    try:
+        tap_response(response, tap)
+        finish_when_collected(response, tap)
+    except Exception:
+        tap.finish()  # the error as the status tells it, now
 
 
 _RESPONSES = ResponseAccess(_read, _install)

@@ -15,6 +15,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .guard import guarded
 from .streams import StreamTap
 
 _READS = ("read", "read1")
@@ -82,12 +83,12 @@ def _read(ref: Any, method: Callable[..., Any], tap: StreamTap, state: _Reading,
             chunk = method(target, *args, **kwargs)
         finally:
             state.depth -= 1
-        _feed(target, tap, state, chunk, args, kwargs)
-        amt = kwargs.get("amt", args[0] if args else None)
-        if state.depth == 0 and (
-            (whole and (amt is None or amt < 0)) or (chunk == b"" and amt != 0 and _at_end(target))
-        ):
-            tap.finish()
+        with guarded("tap a read"):
+            _feed(target, tap, state, chunk, args, kwargs)
+            amt = kwargs.get("amt", args[0] if args else None)
+            ended = (whole and (amt is None or amt < 0)) or (chunk == b"" and amt != 0 and _at_end(target))
+            if state.depth == 0 and ended:
+                tap.finish()
         return chunk
 
     return read
@@ -119,10 +120,11 @@ def _generator(
             finally:
                 state.depth -= 1
             if feeds:
-                target = ref()
-                if target is not None:
-                    _feed(target, tap, state, chunk, args, kwargs)
-                del target
+                with guarded("tap a chunk"):
+                    target = ref()
+                    if target is not None:
+                        _feed(target, tap, state, chunk, args, kwargs)
+                    del target
             yield chunk
         if state.depth == 0:
             tap.finish()
