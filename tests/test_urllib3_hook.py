@@ -489,34 +489,6 @@ def test_own_failure_at_each_step_never_reaches_the_app(
     assert counting.started == counting.ended  # every span begun was ended
 
 
-def test_beside_contrib_urllib3_its_span_is_enriched_and_a_stream_is_not_held(
-    fake: FakeEightByEight, telemetry: Telemetry, pool: urllib3.PoolManager
-) -> None:
-    """opentelemetry-instrumentation-urllib3 owns the span (it ends it when urlopen returns): otel-8x8 adds
-    the 8x8 attributes from what it knows then, and leaves a streamed body alone."""
-    from opentelemetry.instrumentation.urllib3 import URLLib3Instrumentor
-
-    fake.script("POST", MESSAGES, ENVELOPE)
-    contrib, ours = URLLib3Instrumentor(), EightByEightInstrumentor()
-    contrib.instrument(tracer_provider=telemetry.tracer_provider)
-    ours.instrument(tracer_provider=telemetry.tracer_provider, hosts=[fake.netloc])
-    try:
-        response = _post(pool, fake.url + MESSAGES, preload_content=False)
-        [span] = telemetry.client_spans()
-        assert "release_conn" not in vars(response)
-        assert json.loads(response.data)["code"] == 1200
-    finally:
-        ours.uninstrument()
-        contrib.uninstrument()
-
-    assert span.instrumentation_scope is not None
-    assert span.instrumentation_scope.name == "opentelemetry.instrumentation.urllib3"
-    attrs = dict(span.attributes or {})
-    assert attrs["url.template"] == TEMPLATE
-    assert attrs["com.8x8.error.category"] == "auth"
-    assert fake.requests[-1].headers["traceparent"] == _traceparent(span)
-
-
 class _Unexpected(Exception):
     """An error urllib3 does not catch: it reaches the application as raised."""
 
