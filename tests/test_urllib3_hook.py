@@ -512,3 +512,42 @@ def test_an_exception_reaches_the_app_as_the_very_object_raised(fake: FakeEightB
     [span] = telemetry.client_spans()
     assert (span.attributes or {})["error.type"] == f"{__name__}._Unexpected"
     assert span.end_time is not None
+
+
+def test_hooks_get_the_request_sent_and_the_response_and_their_failures_stay_out(
+    fake: FakeEightByEight, telemetry: Telemetry, pool: urllib3.PoolManager
+) -> None:
+    seen: list[Any] = []
+
+    def request_hook(span: Any, request: Any) -> None:
+        seen.append(request)
+        request.headers["X-Hooked"] = "yes"
+        raise RuntimeError("a broken request hook")
+
+    def response_hook(span: Any, request: Any, response: Any) -> None:
+        seen.append(response)
+        raise RuntimeError("a broken response hook")
+
+    fake.script("POST", MESSAGES, ENVELOPE)
+    instrumentor = EightByEightInstrumentor()
+    instrumentor.instrument(
+        tracer_provider=telemetry.tracer_provider,
+        hosts=[fake.netloc],
+        request_hook=request_hook,
+        response_hook=response_hook,
+    )
+    try:
+        response = _post(pool, fake.url + MESSAGES)
+    finally:
+        instrumentor.uninstrument()
+
+    request, hooked_response = seen
+    assert isinstance(request, otel_8x8.urllib3_hook.RequestInfo)
+    assert (request.method, request.url) == ("POST", fake.url + MESSAGES)
+    assert json.loads(request.body)["destination"] == PHONE
+    assert hooked_response is response and response.status == 401
+    [span] = telemetry.client_spans()
+    [sent] = fake.requests
+    assert sent.headers["X-Hooked"] == "yes"
+    assert sent.headers["traceparent"] == request.headers["traceparent"] == _traceparent(span)
+    assert (span.attributes or {})["com.8x8.error.code"] == 1200
