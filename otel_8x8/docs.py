@@ -95,7 +95,11 @@ INSTRUMENT_KWARGS: dict[str, tuple[str, str]] = {
         "`0`: no limit).",
     ),
     "log_interval": (LOG_INTERVAL_ENV, f"Seconds of the log limit's interval (default `{DEFAULT_INTERVAL:g}`)."),
-    "request_hook": ("", "`request_hook(span, request)`, called before the call with the library's request."),
+    "request_hook": (
+        "",
+        "`request_hook(span, request)`, called before the call with the library's request (urllib3: a"
+        " `RequestInfo(method, url, headers, body)`, `headers` being what is sent).",
+    ),
     "response_hook": ("", "`response_hook(span, request, response)`, called after the call."),
     "tracer_provider": ("", "TracerProvider to use instead of the global one."),
     "meter_provider": ("", "MeterProvider to use instead of the global one."),

@@ -32,6 +32,7 @@ from .instrumentor import EightByEightInstrumentor
 from .products import PRODUCTS as PRODUCT_INFO
 from .requests_hook import HOOKED_METHODS as REQUESTS_METHODS
 from .templates import PathInfo, path_info
+from .urllib3_hook import HOOKED_METHODS as URLLIB3_METHODS
 
 ENTRY_POINT_GROUP = "opentelemetry_instrumentor"
 ENTRY_POINT_NAME = "8x8"
@@ -56,7 +57,11 @@ _EXPORTER_PACKAGES = {
 }
 """The package that provides each usual exporter name (for the fix)."""
 
-LIBRARIES: Mapping[str, tuple[str, ...]] = {"requests": REQUESTS_METHODS, "httpx": HTTPX_METHODS}
+LIBRARIES: Mapping[str, tuple[str, ...]] = {
+    "requests": REQUESTS_METHODS,
+    "httpx": HTTPX_METHODS,
+    "urllib3": URLLIB3_METHODS,
+}
 """Each library otel-8x8 hooks -> its hooked methods (``Class.method``)."""
 
 _DOCUMENTED_METHODS = ("POST", "PUT", "PATCH", "DELETE")

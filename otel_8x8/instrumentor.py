@@ -18,6 +18,7 @@ from .interceptor import Interceptor
 from .patching import Patch
 from .recorder import Recorder
 from .requests_hook import requests_patches
+from .urllib3_hook import urllib3_patches
 from .version import __version__
 
 _logger = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ _SCHEMA_URL = "https://opentelemetry.io/schemas/1.26.0"
 
 
 class EightByEightInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Observe every call to the 8x8 APIs made with requests or httpx (sync and async).
+    """Observe every call to the 8x8 APIs made with requests, httpx (sync and async) or urllib3.
 
     ``instrument(tracer_provider=..., meter_provider=..., hosts=[...], log_errors=True,
     log_level=None, log_limit=10, log_interval=60.0, request_hook=None, response_hook=None)``
@@ -34,7 +35,7 @@ class EightByEightInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     _patches: list[Patch]
 
     def instrumentation_dependencies(self) -> Collection[str]:
-        # requests and httpx are both optional: whichever is installed is instrumented.
+        # requests, httpx and urllib3 are all optional: whichever is installed is instrumented.
         return ()
 
     def _instrument(self, **kwargs: Any) -> None:
@@ -55,7 +56,7 @@ class EightByEightInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             _logger.warning("otel-8x8: no meter, metrics are off", exc_info=True)
             recorder = Recorder(metrics.NoOpMeter(__name__), options)
         interceptor = Interceptor(tracer, recorder, HostMatcher(options.hosts))
-        self._patches = [*requests_patches(interceptor), *httpx_patches(interceptor)]
+        self._patches = [*requests_patches(interceptor), *httpx_patches(interceptor), *urllib3_patches(interceptor)]
         for patch in self._patches:
             try:
                 patch.apply()

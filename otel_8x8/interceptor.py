@@ -90,6 +90,7 @@ class CallScope:
         self._deferred = False
 
     def __enter__(self) -> CallScope:
+        entered: Context | None = None
         with guarded("start"):
             ctx = context.get_current()
             if self.owns:
@@ -98,14 +99,17 @@ class CallScope:
                 )
                 # One new context for the span, the suppression and the in-call mark: each
                 # context.set_value() would copy the whole context twice.
-                ctx = Context({**ctx, _SPAN_KEY: self.span, _SUPPRESS_HTTP: True, IN_8X8_CALL: True})
+                entered = Context({**ctx, _SPAN_KEY: self.span, _SUPPRESS_HTTP: True, IN_8X8_CALL: True})
             else:
                 current = trace.get_current_span(ctx)
                 if current.is_recording() and getattr(current, "kind", None) is SpanKind.CLIENT:
                     self.span = current
                     self.interceptor.recorder.enrich_start(current, self.call)
-                ctx = context.set_value(IN_8X8_CALL, True, ctx)
-            self._token = context.attach(ctx)
+                entered = context.set_value(IN_8X8_CALL, True, ctx)
+        with guarded("attach"):
+            # Even without a span (a tracer that raised), the call is marked as observed: the library
+            # below (urllib3 under requests) must not observe it a second time.
+            self._token = context.attach(entered if entered is not None else context.set_value(IN_8X8_CALL, True))
             self._start = perf_counter()
         return self
 
@@ -147,7 +151,7 @@ class CallScope:
         with the global propagator (``OTEL_PROPAGATORS``), as every HTTP client instrumentation does: the
         instrumentations below that would have done it are suppressed. Where an outer instrumentation owns
         the span, it has injected its own (the same span's) already."""
-        if self.owns and self._token is not None:
+        if self.owns and self.span is not trace.INVALID_SPAN:
             with guarded("inject"):
                 propagate.inject(request.headers)
 

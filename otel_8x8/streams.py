@@ -101,6 +101,12 @@ class StreamTap:
         self._on_finish(body)
 
 
+def decode_body(raw: bytes, content_encoding: str | None) -> bytes | None:
+    """A body as it came off the wire (``Content-Encoding`` still applied), decoded like a tap's copy;
+    None when it cannot be (an encoding otel-8x8 does not undo, a corrupt or oversized body)."""
+    return _decode(raw, (content_encoding or "").strip().lower() or None)
+
+
 def _decode(raw: bytes, encoding: str | None) -> bytes | None:
     """Undo a gzip/deflate Content-Encoding (httpx's raw stream is still encoded), bounded."""
     if not raw or encoding in (None, "identity"):

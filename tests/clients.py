@@ -1,14 +1,16 @@
-"""The three ways an application calls 8x8 in these tests: requests, httpx, async httpx."""
+"""The ways an application calls 8x8 in these tests: requests, httpx, async httpx, urllib3."""
 
 from __future__ import annotations
 
 import asyncio
+import json as jsonlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import requests
+import urllib3
 
 from .conftest import API_KEY
 
@@ -49,8 +51,21 @@ def call_httpx_async(method: str, url: str, json: Any = None, headers: dict[str,
     return Result(response.status_code, response.content, dict(response.headers), response)
 
 
+def call_urllib3(method: str, url: str, json: Any = None, headers: dict[str, str] | None = None) -> Result:
+    """As a client generated from 8x8's specifications calls: ``PoolManager.request`` (urllib3 1.26 and 2.x)."""
+    sent = _headers(headers)
+    body = None
+    if json is not None:
+        body = jsonlib.dumps(json).encode()
+        sent["Content-Type"] = "application/json"
+    with urllib3.PoolManager(timeout=10) as pool:
+        response = pool.request(method, url, body=body, headers=sent)
+    return Result(response.status, response.data, dict(response.headers), response)
+
+
 CLIENTS: dict[str, Call] = {
     "requests": call_requests,
     "httpx": call_httpx,
     "httpx-async": call_httpx_async,
+    "urllib3": call_urllib3,
 }

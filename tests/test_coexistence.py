@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +18,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from otel_8x8 import EightByEightInstrumentor
-from otel_8x8.testing import FakeEightByEight
+from otel_8x8.testing import FakeEightByEight, error_envelope
 
 from .clients import CLIENTS
 from .conftest import Telemetry
@@ -28,6 +29,7 @@ SPAN_MAKERS = {
     "requests": {"8x8", "requests", "urllib3"},
     "httpx": {"8x8", "httpx"},
     "httpx-async": {"8x8", "httpx"},
+    "urllib3": {"8x8", "urllib3"},
 }
 TEMPLATE = "/api/v1/subaccounts/{subAccountId}/messages"
 
@@ -152,3 +154,33 @@ def test_reinstrument_after_being_buried(telemetry: Telemetry, fake: FakeEightBy
     _check_calls(telemetry, fake, {"8x8"})
     ours.uninstrument()
     assert _restored()
+
+
+def test_beside_contrib_urllib3_its_span_is_enriched_and_a_stream_is_not_held(
+    fake: FakeEightByEight, telemetry: Telemetry, clean: None
+) -> None:
+    """opentelemetry-instrumentation-urllib3 owns the span (it ends it when urlopen returns): otel-8x8 adds
+    the 8x8 attributes from what it knows then, and leaves a streamed body alone."""
+    fake.script("POST", "/api/v1/subaccounts/acme/messages", error_envelope(1200, "Unauthorized Access", 401))
+    contrib, ours = URLLib3Instrumentor(), EightByEightInstrumentor()
+    contrib.instrument(tracer_provider=telemetry.tracer_provider)
+    ours.instrument(tracer_provider=telemetry.tracer_provider, hosts=[fake.netloc])
+    try:
+        with urllib3.PoolManager(timeout=10) as pool:
+            response = pool.request(
+                "POST", fake.url + "/api/v1/subaccounts/acme/messages", body=b"{}", preload_content=False
+            )
+        [span] = telemetry.client_spans()
+        assert "release_conn" not in vars(response)
+        assert json.loads(response.data)["code"] == 1200
+    finally:
+        ours.uninstrument()
+        contrib.uninstrument()
+
+    assert span.instrumentation_scope is not None
+    assert span.instrumentation_scope.name == "opentelemetry.instrumentation.urllib3"
+    attrs = dict(span.attributes or {})
+    assert attrs["url.template"] == TEMPLATE
+    assert "com.8x8.error.code" not in attrs  # the body was read after the span ended
+    assert attrs["com.8x8.error.category"] == "auth"
+    assert fake.requests[-1].headers["traceparent"] == _traceparent(span)

@@ -235,6 +235,7 @@ def test_under_opentelemetry_instrument_the_hooked_methods_are_patched() -> None
     assert patched == {
         "requests": ["requests.sessions.Session.send"],
         "httpx": ["httpx.Client.send", "httpx.AsyncClient.send"],
+        "urllib3": ["urllib3.connectionpool.HTTPConnectionPool.urlopen"],
     }
     assert data["notes"] == [
         "OTEL_METRICS_EXPORTER=none: no metrics are exported",
@@ -258,4 +259,11 @@ def test_the_doctor_lists_the_methods_the_hooks_patch() -> None:
     finally:
         instrumentor.uninstrument()
     expected = [f"{library}.{method}" for library, methods in LIBRARIES.items() for method in methods]
-    assert [path.replace("requests.sessions.", "requests.") for path in patched] == expected
+    defined_in = {"requests.sessions.": "requests.", "urllib3.connectionpool.": "urllib3."}
+    assert [_public_path(path, defined_in) for path in patched] == expected
+
+
+def _public_path(path: str, defined_in: dict[str, str]) -> str:
+    for module, public in defined_in.items():
+        path = path.replace(module, public)
+    return path

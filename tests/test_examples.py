@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e  # a subprocess, a server or a long run: `-m "not e
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-APPS = ("sms_app.py", "chatapps_async_app.py", "web_service.py")
+APPS = ("sms_app.py", "chatapps_async_app.py", "web_service.py", "generated_client_app.py")
 TEMPLATE = "/api/v1/subaccounts/{subAccountId}/messages"
 
 
@@ -75,6 +75,39 @@ def test_chatapps_async_app(fake: FakeEightByEight, tmp_path: Path) -> None:
         assert log["trace_id"] == errors[code]["context"]["trace_id"]
     points = {point["attributes"]["com.8x8.error.code"]: point for point in telemetry.points("com.8x8.api.errors")}
     assert {code: point["value"] for code, point in points.items()} == {3003: 1, 3038: 1}
+    assert "6591234567" not in str(telemetry.spans) + str(telemetry.logs)
+
+
+@pytest.mark.parametrize("contrib_urllib3", [False, True], ids=["otel-8x8-owns", "beside-contrib-urllib3"])
+def test_generated_client_app(contrib_urllib3: bool, fake: FakeEightByEight, tmp_path: Path) -> None:
+    """A client written like openapi-generator's (urllib3, ``preload_content=False``, the body read after).
+    Alone, otel-8x8 owns the spans and reads the error envelopes from what the client reads; beside
+    opentelemetry-instrumentation-urllib3 (loaded by ``opentelemetry-instrument`` when installed), that
+    instrumentation's span is ended when urlopen returns, before the body is read: otel-8x8 enriches it
+    (one span per call still) with what the status tells."""
+    disabled = {} if contrib_urllib3 else {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "urllib3"}
+    env = console_environment(fake, "sms", EIGHTXEIGHT_SMS_URL=fake.url, **disabled)
+    completed = run_instrumented(EXAMPLES / "generated_client_app.py", env, tmp_path)
+    telemetry = parse_console_output(completed.stdout)
+
+    assert telemetry.text == [
+        "send 'Your code is 123456': accepted Queued",
+        "send 'FAIL 1002': ApiException 400",
+        "send 'FAIL 1200': ApiException 401",
+        "lookup +6591234567: found",
+    ]
+    assert len(fake.requests) == 4
+    assert all("traceparent" in request.headers for request in fake.requests)
+    spans = [span for span in telemetry.spans if span["kind"] == "SpanKind.CLIENT"]
+    assert len(spans) == 4, "one span per 8x8 call"
+    assert [span["name"] for span in spans] == [f"POST {TEMPLATE}"] * 3 + [
+        "GET /api/v1/subaccounts/{subAccountId}/phones/{phoneNumber}"
+    ]
+    assert [attrs(span).get("com.8x8.error.category") for span in spans] == [None, "invalid_request", "auth", None]
+    codes = [attrs(span).get("com.8x8.error.code") for span in spans]
+    assert codes == ([None] * 4 if contrib_urllib3 else [None, 1002, 1200, None])
+    errors = [log for log in telemetry.logs if "com.8x8.error.category" in attrs(log)]
+    assert [attrs(log)["http.response.status_code"] for log in errors] == [400, 401]
     assert "6591234567" not in str(telemetry.spans) + str(telemetry.logs)
 
 

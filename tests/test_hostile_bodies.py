@@ -157,9 +157,9 @@ def _app_view(result: Result, with_text: bool = True) -> dict[str, Any]:
         "content": result.content,
         "headers": sorted((k.lower(), v) for k, v in result.headers.items() if k.lower() != "date"),
         "reason": getattr(response, "reason", None) or getattr(response, "reason_phrase", None),
-        "encoding": response.encoding,
+        "encoding": getattr(response, "encoding", None),
     }
-    if with_text:
+    if with_text and hasattr(response, "text"):  # urllib3's response has no text
         view["text"] = response.text
     try:
         view["json"] = repr(response.json())
