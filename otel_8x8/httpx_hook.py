@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from functools import lru_cache
 from typing import Any
 
+from .compat import body_if_read, swap_httpx_stream
 from .interceptor import CallScope, Interceptor, ResponseAccess, response_of
 from .patching import Patch
 from .streams import StreamTap, finish_when_collected
@@ -71,7 +72,7 @@ def _async_wrapper(interceptor: Interceptor) -> Any:
 
 
 def _read(response: Any) -> tuple[int, bytes | None, Any]:
-    return response.status_code, _read_body(response), response.headers.get
+    return response.status_code, body_if_read(response), response.headers.get
 
 
 def _tap_body(response: Any, tap: StreamTap) -> None:
@@ -80,18 +81,14 @@ def _tap_body(response: Any, tap: StreamTap) -> None:
         import httpx
 
         sync_tapped, async_tapped = _tapped_stream_classes()
-        stream = response.stream
         tap.set_encoding(response.headers.get("content-encoding"))
-        response.stream = (async_tapped if isinstance(stream, httpx.AsyncByteStream) else sync_tapped)(stream, tap)
+        swap_httpx_stream(
+            response,
+            lambda stream: (async_tapped if isinstance(stream, httpx.AsyncByteStream) else sync_tapped)(stream, tap),
+        )
         finish_when_collected(response, tap)
     except Exception:
         tap.finish()
-
-
-def _read_body(response: Any) -> bytes | None:
-    """The body only if it has been read (not for ``client.stream()`` until the app reads it)."""
-    content = getattr(response, "_content", None)
-    return content if isinstance(content, bytes) else None
 
 
 _RESPONSES = ResponseAccess(_read, _tap_body)

@@ -8,8 +8,8 @@ from collections.abc import Collection
 from typing import Any
 
 from opentelemetry import context, metrics, trace
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
+from .compat import BaseInstrumentor
 from .config import Options
 from .guard import IN_8X8_CALL
 from .hosts import HostMatcher

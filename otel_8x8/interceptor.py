@@ -18,21 +18,20 @@ from typing import Any, NamedTuple
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.context import Context
-from opentelemetry.instrumentation.utils import (
-    is_http_instrumentation_enabled,
-    is_instrumentation_enabled,
-)
 from opentelemetry.trace import Span, SpanKind, Tracer
 
 from .answers import ErrorInfo, HeaderGetter, read_answer, read_error
 from .call import Call, describe_call
+from .compat import (
+    SPAN_KEY,
+    SUPPRESS_HTTP_INSTRUMENTATION_KEY,
+    is_http_instrumentation_enabled,
+    is_instrumentation_enabled,
+)
 from .guard import IN_8X8_CALL, guarded
 from .hosts import HostMatcher
 from .recorder import Recorder
 from .streams import StreamTap
-
-_SUPPRESS_HTTP = context._SUPPRESS_HTTP_INSTRUMENTATION_KEY
-(_SPAN_KEY,) = trace.set_span_in_context(trace.INVALID_SPAN, Context())  # the key the public API puts spans under
 
 
 class ResponseAccess(NamedTuple):
@@ -99,7 +98,7 @@ class CallScope:
                 )
                 # One new context for the span, the suppression and the in-call mark: each
                 # context.set_value() would copy the whole context twice.
-                entered = Context({**ctx, _SPAN_KEY: self.span, _SUPPRESS_HTTP: True, IN_8X8_CALL: True})
+                entered = Context({**ctx, SPAN_KEY: self.span, SUPPRESS_HTTP_INSTRUMENTATION_KEY: True, IN_8X8_CALL: True})
             else:
                 current = trace.get_current_span(ctx)
                 if current.is_recording() and getattr(current, "kind", None) is SpanKind.CLIENT:

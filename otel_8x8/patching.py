@@ -24,12 +24,11 @@ from typing import Any
 
 import wrapt
 
+from .compat import PROXY_BASE, bound_wrapper_parent
+
 WrapperFunction = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
 _MAX_CHAIN = 16
-
-# wrapt 2 splits the proxy base (BaseObjectProxy) from ObjectProxy; wrapt 1 has only ObjectProxy.
-_PROXY_BASE: Any = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
 
 
 class _Switch:
@@ -101,7 +100,7 @@ class Patch:
 
     def _is_ours(self, obj: Any) -> bool:
         # Reading the method through the class gives wrapt's bound wrapper, whose parent is our proxy.
-        return obj is not None and (obj is self._proxy or getattr(obj, "_self_parent", None) is self._proxy)
+        return obj is not None and (obj is self._proxy or bound_wrapper_parent(obj) is self._proxy)
 
     @staticmethod
     def _innermost(top: Any) -> tuple[Any, Any]:
@@ -109,7 +108,7 @@ class Patch:
         holder, node = None, top
         for _ in range(_MAX_CHAIN):
             inner = getattr(node, "__wrapped__", None)
-            if inner is None or not (isinstance(node, _PROXY_BASE) or _closure_cells(node, inner)):
+            if inner is None or not (isinstance(node, PROXY_BASE) or _closure_cells(node, inner)):
                 break
             holder, node = node, inner
         return holder, node
@@ -117,7 +116,7 @@ class Patch:
     def _repoint(self, holder: Any, new: Any) -> bool:
         """Make ``holder`` call ``new`` instead of what it calls now. False if it cannot be done."""
         old = holder.__wrapped__
-        if isinstance(holder, _PROXY_BASE):
+        if isinstance(holder, PROXY_BASE):
             with contextlib.suppress(AttributeError, TypeError):
                 holder.__wrapped__ = new
                 return True

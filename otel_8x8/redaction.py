@@ -185,12 +185,18 @@ def _sub_phones(text: str) -> str:
     if "%" not in text:
         return _PHONE_RE.sub(REDACTED, text)
     blanked = _ENCODED_SEPARATOR_RE.sub(_blank_encoded, text)  # the same length: positions carry over
+    # Numbers found in the copy, and in the text itself: digits that only look like an encoded separator
+    # ("%0900000": %09 is a tab) are still a number.
+    spans = sorted([m.span() for m in _PHONE_RE.finditer(blanked)] + [m.span() for m in _PHONE_RE.finditer(text)])
     parts: list[str] = []
     done = 0
-    for phone in _PHONE_RE.finditer(blanked):
-        parts.append(text[done : phone.start()])
-        parts.append(REDACTED)
-        done = phone.end()
+    for start, end in spans:
+        if end <= done:
+            continue
+        if start >= done:
+            parts.append(text[done:start])
+            parts.append(REDACTED)
+        done = end
     parts.append(text[done:])
     return "".join(parts)
 

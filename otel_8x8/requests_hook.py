@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .compat import body_if_read
 from .hosts import netloc_of
 from .interceptor import Interceptor, ResponseAccess
 from .patching import Patch
@@ -38,7 +39,7 @@ def _send_wrapper(interceptor: Interceptor) -> Any:
 
 
 def _read(response: Any) -> tuple[int, bytes | None, Any]:
-    return _status(response), _read_body(response), _header_getter(response)
+    return _status(response), body_if_read(response), _header_getter(response)
 
 
 def _install(response: Any, tap: StreamTap) -> None:
@@ -49,12 +50,6 @@ def _install(response: Any, tap: StreamTap) -> None:
 def _status(response: Any) -> int:
     status = response.status_code
     return status if isinstance(status, int) else 0
-
-
-def _read_body(response: Any) -> bytes | None:
-    """The body only if requests has already read it (``stream=False`` or the app read it)."""
-    content = getattr(response, "_content", False)
-    return content if isinstance(content, bytes) else None
 
 
 def _header_getter(response: Any) -> Any:

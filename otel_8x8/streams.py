@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .compat import finalizers_shut_down, stream_decodes
 from .envelope import MAX_ENVELOPE_BYTES
 
 
@@ -146,7 +147,7 @@ def _dropped_response(tap: StreamTap) -> None:
     if tap.pid != os.getpid():
         return  # a forked child does not finish its parent's calls
     tap.hand_over()
-    if _exiting or getattr(weakref.finalize, "_shutdown", False):
+    if _exiting or finalizers_shut_down():
         tap.finish()
     else:
         _dropped.put(tap)  # SimpleQueue.put is reentrant: safe in a finalizer
@@ -227,7 +228,7 @@ def tap_raw(raw: Any, tap: StreamTap) -> None:
             target = ref()
             if target is None:
                 return
-            decoded = kwargs.get("decode_content", args[1] if len(args) > 1 else None)
+            decoded = stream_decodes(args, kwargs)
             for chunk in cls.stream(target, *args, **kwargs):
                 if decoded:
                     tap.feed(chunk)

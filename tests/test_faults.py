@@ -285,7 +285,7 @@ STEPS: dict[str, tuple[Any, str]] = {
 REQUESTS_STEPS: dict[str, tuple[Any, str]] = {
     "requests_hook.netloc_of": (otel_8x8.requests_hook, "netloc_of"),
     "requests_hook._status": (otel_8x8.requests_hook, "_status"),
-    "requests_hook._read_body": (otel_8x8.requests_hook, "_read_body"),
+    "requests_hook.body_if_read": (otel_8x8.requests_hook, "body_if_read"),
     "requests_hook._header_getter": (otel_8x8.requests_hook, "_header_getter"),
 }
 

@@ -1,4 +1,4 @@
-"""The pytest plugin (entry point ``pytest11`` ``otel_8x8``), tested with pytest's own ``pytester``."""
+"""The pytest plugin (opt-in: ``pytest_plugins`` or ``-p otel_8x8.testing.pytest_plugin``), tested with ``pytester``."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from otel_8x8 import EightByEightInstrumentor
 from otel_8x8.testing import FakeEightByEight, pytest_plugin
 
 pytest_plugins = ["pytester"]
+PLUGIN = "otel_8x8.testing.pytest_plugin"
 # Hypothesis' plugin re-imports all of hypothesis at the end of each in-process run (seconds): not needed inside.
-INNER_ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+BARE_ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+INNER_ARGS = (*BARE_ARGS, "-p", PLUGIN)  # the plugin opted into on the command line
 
 
 @pytest.fixture(autouse=True)
@@ -115,10 +117,32 @@ def test_uninstrumented_after_the_tests():
 """
 
 
-def test_the_plugin_is_registered_under_the_pytest11_entry_point() -> None:
-    [entry] = [e for e in entry_points(group="pytest11") if e.name == "otel_8x8"]
-    assert entry.value == "otel_8x8.testing.pytest_plugin"
-    assert entry.load() is pytest_plugin
+USES_THE_FAKE = """
+def test_uses_the_fake(fake_8x8):
+    assert fake_8x8.url.startswith("http://127.0.0.1:")
+"""
+
+
+def test_the_plugin_is_not_loaded_unless_asked(pytester: pytest.Pytester) -> None:
+    assert not [e for e in entry_points(group="pytest11") if e.value.startswith("otel_8x8")]
+    pytester.makepyfile(USES_THE_FAKE)
+    result = pytester.runpytest(*BARE_ARGS)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'fake_8x8' not found*"])
+
+
+def test_opting_in_with_dash_p(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(USES_THE_FAKE)
+    result = pytester.runpytest(*BARE_ARGS, "-p", PLUGIN)
+    result.assert_outcomes(passed=1)
+
+
+def test_opting_in_with_pytest_plugins_in_conftest(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(f"pytest_plugins = [{PLUGIN!r}]\n")
+    pytester.makepyfile(USES_THE_FAKE)
+    result = pytester.runpytest(*BARE_ARGS)
+    result.assert_outcomes(passed=1)
+    assert pytest_plugin.__name__ == PLUGIN
 
 
 def test_fake_8x8_is_started_for_the_test_and_stopped_after(pytester: pytest.Pytester) -> None:

@@ -1,7 +1,11 @@
 """pytest fixtures to test an app's 8x8 calls, its retries and its alerting against the fake 8x8 API.
 
-Installed with otel-8x8, this plugin is loaded by pytest through the ``pytest11`` entry point ``otel_8x8``
-(``-p no:otel_8x8`` turns it off). Fixtures:
+Opt in: it is not loaded into every pytest run of every environment otel-8x8 is installed in. In the
+``conftest.py`` at the root of your tests::
+
+    pytest_plugins = ["otel_8x8.testing.pytest_plugin"]
+
+or on the command line (or in ``addopts``): ``pytest -p otel_8x8.testing.pytest_plugin``. Fixtures:
 
 ``fake_8x8``
     A started :class:`~otel_8x8.testing.FakeEightByEight` on 127.0.0.1; stopped after the test. Point your
