@@ -98,7 +98,9 @@ class CallScope:
                 )
                 # One new context for the span, the suppression and the in-call mark: each
                 # context.set_value() would copy the whole context twice.
-                entered = Context({**ctx, SPAN_KEY: self.span, SUPPRESS_HTTP_INSTRUMENTATION_KEY: True, IN_8X8_CALL: True})
+                entered = Context(
+                    {**ctx, SPAN_KEY: self.span, SUPPRESS_HTTP_INSTRUMENTATION_KEY: True, IN_8X8_CALL: True}
+                )
             else:
                 current = trace.get_current_span(ctx)
                 if current.is_recording() and getattr(current, "kind", None) is SpanKind.CLIENT:
