@@ -33,9 +33,11 @@ __all__ = [
     "body_if_read",
     "bound_wrapper_parent",
     "finalizers_shut_down",
+    "finalizing",
     "is_http_instrumentation_enabled",
     "is_instrumentation_enabled",
     "key_set_by",
+    "preloaded_body",
     "stream_decodes",
     "swap_httpx_stream",
 ]
@@ -119,6 +121,16 @@ def stream_decodes(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     return bool(decode)
 
 
+def preloaded_body(response: Any) -> bytes | None:
+    """The body a urllib3 ``HTTPResponse`` holds already (``preload_content=True``, or read with ``cache_content``).
+
+    urllib3 (1.26 and 2.x) keeps it in the private ``_body``; ``.data`` would read the body when it is not there.
+    Fallback: None, as for a body not read yet (the error is then recorded from what the app reads, or by status).
+    """
+    body = getattr(response, "_body", None)
+    return body if isinstance(body, bytes) else None
+
+
 # --- wrapt ---------------------------------------------------------------------------------
 
 # The base of wrapt's proxies, FunctionWrapper included: BaseObjectProxy in wrapt 2, ObjectProxy in wrapt 1. A
@@ -145,3 +157,13 @@ def finalizers_shut_down() -> bool:
     Fallback: False (the atexit hook otel-8x8 registers finishes what is left).
     """
     return bool(getattr(weakref.finalize, "_shutdown", False))
+
+
+def finalizing(stream: Any) -> bool:
+    """Whether ``stream.close()`` is being called by ``io.IOBase``'s finalizer (a dropped urllib3 response).
+
+    CPython's ``io`` sets the private ``_finalizing`` on the object before that call. otel-8x8 then leaves the
+    call's end to its own finalizer, which hands it to otel-8x8's thread instead of ending it on whatever thread
+    dropped the response. Fallback: False (the call is ended in ``close()``, on that thread).
+    """
+    return bool(getattr(stream, "_finalizing", False))

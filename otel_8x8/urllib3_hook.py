@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from .compat import preloaded_body
 from .hosts import netloc_of
 from .interceptor import Interceptor, ResponseAccess
 from .patching import Patch
@@ -110,8 +111,8 @@ def _read(response: Any) -> tuple[int, bytes | None, Any]:
 def _read_body(response: Any, content_encoding: str | None) -> bytes | None:
     """The body only if urllib3 has already read it (``preload_content=True``, or the app read it with
     ``cache_content``), decoded when the application asked for it raw (``decode_content=False``)."""
-    body = response._body  # private API: urllib3 keeps the preloaded body there (1.26 and 2.x)
-    if not isinstance(body, bytes):
+    body = preloaded_body(response)
+    if body is None:
         return None
     if body and not response.decode_content:
         return decode_body(body, content_encoding) or b""  # undecodable: the status speaks

@@ -15,6 +15,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .compat import finalizing
 from .guard import guarded
 from .streams import StreamTap
 
@@ -138,9 +139,9 @@ def _end(ref: Any, method: Callable[..., Any], tap: StreamTap, state: _Reading) 
         try:
             return method(target, *args, **kwargs) if target is not None else None
         finally:
-            # private API: io.IOBase's finalizer sets _finalizing before it calls close() on a dropped
-            # response; finish_when_collected's finalizer, right after, hands the tap to otel-8x8's thread.
-            if state.depth == 0 and not getattr(target, "_finalizing", False):
+            # On a dropped response, io's finalizer calls close(); finish_when_collected's finalizer, right
+            # after, hands the tap to otel-8x8's thread.
+            if state.depth == 0 and not finalizing(target):
                 tap.finish_on_close()
 
     return end

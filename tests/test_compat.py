@@ -6,17 +6,20 @@ compatibility matrix (scripts/compat) runs this module against the oldest and ne
 
 from __future__ import annotations
 
+import gc
 import gzip
 import http.server
+import io
 import subprocess
 import sys
 import weakref
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
 import requests
+import urllib3
 import wrapt
 from opentelemetry import context, trace
 from opentelemetry.context import Context
@@ -294,3 +297,42 @@ def test_finalizers_shut_down_once_the_exit_hook_has_run() -> None:
     completed = subprocess.run([sys.executable, "-c", AT_EXIT], capture_output=True, text=True, timeout=60)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.splitlines() == ["running: False", "finalized", "at exit: True"]
+
+
+# --- urllib3 and io (the urllib3 hook) -------------------------------------------------------------
+
+
+def test_preloaded_body_is_there_only_once_urllib3_has_read_it(gzip_url: str) -> None:
+    with urllib3.PoolManager() as pool:
+        preloaded = pool.request("GET", gzip_url)
+        assert compat.preloaded_body(preloaded) == BODY  # decoded, as the application gets it
+        streamed = pool.request("GET", gzip_url, preload_content=False)
+        assert compat.preloaded_body(streamed) is None
+        assert streamed.read(cache_content=True) == BODY
+        assert compat.preloaded_body(streamed) == BODY
+        streamed.release_conn()
+
+
+class _Finalized(io.RawIOBase):
+    """Records, in close(), whether compat.finalizing() saw io's finalizer calling it."""
+
+    seen: ClassVar[list[bool]] = []
+
+    def close(self) -> None:
+        _Finalized.seen.append(compat.finalizing(self))
+        super().close()
+
+
+def test_finalizing_is_set_by_ios_finalizer_only(gzip_url: str) -> None:
+    _Finalized.seen = []
+    explicit = _Finalized()
+    explicit.close()
+    dropped = _Finalized()
+    del dropped
+    gc.collect()
+    assert _Finalized.seen == [False, True]
+    with urllib3.PoolManager() as pool:  # urllib3's HTTPResponse is such an io object
+        response = pool.request("GET", gzip_url, preload_content=False)
+        assert isinstance(response, io.IOBase)
+        assert compat.finalizing(response) is False
+        response.release_conn()
