@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .aiohttp_hook import HOOKED_METHODS as AIOHTTP_METHODS
 from .call import describe_call
 from .config import Options
 from .hosts import DEFAULT_HOSTS, HOSTS_ENV, PRODUCTS, HostMatcher, netloc_of, parse_host_entry
@@ -56,7 +57,11 @@ _EXPORTER_PACKAGES = {
 }
 """The package that provides each usual exporter name (for the fix)."""
 
-LIBRARIES: Mapping[str, tuple[str, ...]] = {"requests": REQUESTS_METHODS, "httpx": HTTPX_METHODS}
+LIBRARIES: Mapping[str, tuple[str, ...]] = {
+    "requests": REQUESTS_METHODS,
+    "httpx": HTTPX_METHODS,
+    "aiohttp": AIOHTTP_METHODS,
+}
 """Each library otel-8x8 hooks -> its hooked methods (``Class.method``)."""
 
 _DOCUMENTED_METHODS = ("POST", "PUT", "PATCH", "DELETE")

@@ -10,6 +10,7 @@ from typing import Any
 from opentelemetry import context, metrics, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
+from .aiohttp_hook import aiohttp_patches
 from .config import Options
 from .guard import IN_8X8_CALL
 from .hosts import HostMatcher
@@ -55,7 +56,7 @@ class EightByEightInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             _logger.warning("otel-8x8: no meter, metrics are off", exc_info=True)
             recorder = Recorder(metrics.NoOpMeter(__name__), options)
         interceptor = Interceptor(tracer, recorder, HostMatcher(options.hosts))
-        self._patches = [*requests_patches(interceptor), *httpx_patches(interceptor)]
+        self._patches = [*requests_patches(interceptor), *httpx_patches(interceptor), *aiohttp_patches(interceptor)]
         for patch in self._patches:
             try:
                 patch.apply()

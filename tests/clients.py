@@ -1,4 +1,4 @@
-"""The three ways an application calls 8x8 in these tests: requests, httpx, async httpx."""
+"""The ways an application calls 8x8 in these tests: requests, httpx, async httpx, aiohttp."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx
 import requests
 
@@ -49,8 +50,21 @@ def call_httpx_async(method: str, url: str, json: Any = None, headers: dict[str,
     return Result(response.status_code, response.content, dict(response.headers), response)
 
 
+def call_aiohttp(method: str, url: str, json: Any = None, headers: dict[str, str] | None = None) -> Result:
+    async def run() -> tuple[aiohttp.ClientResponse, bytes]:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+            session.request(method, url, json=json, headers=_headers(headers)) as response,
+        ):
+            return response, await response.read()
+
+    response, content = asyncio.run(run())
+    return Result(response.status, content, dict(response.headers), response)
+
+
 CLIENTS: dict[str, Call] = {
     "requests": call_requests,
     "httpx": call_httpx,
     "httpx-async": call_httpx_async,
+    "aiohttp": call_aiohttp,
 }

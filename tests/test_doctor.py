@@ -235,6 +235,7 @@ def test_under_opentelemetry_instrument_the_hooked_methods_are_patched() -> None
     assert patched == {
         "requests": ["requests.sessions.Session.send"],
         "httpx": ["httpx.Client.send", "httpx.AsyncClient.send"],
+        "aiohttp": ["aiohttp.client.ClientSession._request"],
     }
     assert data["notes"] == [
         "OTEL_METRICS_EXPORTER=none: no metrics are exported",
@@ -258,4 +259,5 @@ def test_the_doctor_lists_the_methods_the_hooks_patch() -> None:
     finally:
         instrumentor.uninstrument()
     expected = [f"{library}.{method}" for library, methods in LIBRARIES.items() for method in methods]
-    assert [path.replace("requests.sessions.", "requests.") for path in patched] == expected
+    short = [path.replace("requests.sessions.", "requests.").replace("aiohttp.client.", "aiohttp.") for path in patched]
+    assert short == expected
