@@ -16,13 +16,18 @@ from typing import Any, NamedTuple
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-from .aiohttp_streams import tap_content
+from .aiohttp_streams import content_patches, tap_content
 from .hosts import netloc_of
 from .interceptor import CallScope, Interceptor, ResponseAccess
 from .patching import Patch
 from .streams import StreamTap
 
-HOOKED_METHODS = ("ClientSession._request",)
+HOOKED_METHODS = (
+    "ClientSession._request",
+    "StreamReader._read_nowait_chunk",
+    "StreamReader.feed_eof",
+    "StreamReader.set_exception",
+)
 """The methods of ``aiohttp`` that otel-8x8 wraps."""
 
 
@@ -43,7 +48,7 @@ def aiohttp_patches(interceptor: Interceptor) -> list[Patch]:
     except ImportError:
         return []
     # private API: ClientSession._request, which every request method of a session awaits.
-    return [Patch(ClientSession, "_request", _request_wrapper(interceptor))]
+    return [Patch(ClientSession, "_request", _request_wrapper(interceptor)), *content_patches()]
 
 
 def _request_wrapper(interceptor: Interceptor) -> Any:

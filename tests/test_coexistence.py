@@ -44,6 +44,7 @@ ORIGINALS = {
     "urllib3.HTTPConnectionPool.urlopen": urllib3.HTTPConnectionPool.__dict__["urlopen"],
     "aiohttp.ClientSession._request": aiohttp.ClientSession.__dict__["_request"],
     "aiohttp.ClientSession.__init__": aiohttp.ClientSession.__dict__["__init__"],
+    "aiohttp.StreamReader._read_nowait_chunk": aiohttp.StreamReader.__dict__["_read_nowait_chunk"],
 }
 
 
@@ -62,6 +63,7 @@ def _current() -> dict[str, Any]:
         "urllib3.HTTPConnectionPool.urlopen": urllib3.HTTPConnectionPool.__dict__["urlopen"],
         "aiohttp.ClientSession._request": aiohttp.ClientSession.__dict__["_request"],
         "aiohttp.ClientSession.__init__": aiohttp.ClientSession.__dict__["__init__"],
+        "aiohttp.StreamReader._read_nowait_chunk": aiohttp.StreamReader.__dict__["_read_nowait_chunk"],
     }
 
 

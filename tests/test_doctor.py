@@ -235,7 +235,12 @@ def test_under_opentelemetry_instrument_the_hooked_methods_are_patched() -> None
     assert patched == {
         "requests": ["requests.sessions.Session.send"],
         "httpx": ["httpx.Client.send", "httpx.AsyncClient.send"],
-        "aiohttp": ["aiohttp.client.ClientSession._request"],
+        "aiohttp": [
+            "aiohttp.client.ClientSession._request",
+            "aiohttp.streams.StreamReader._read_nowait_chunk",
+            "aiohttp.streams.StreamReader.feed_eof",
+            "aiohttp.streams.StreamReader.set_exception",
+        ],
     }
     assert data["notes"] == [
         "OTEL_METRICS_EXPORTER=none: no metrics are exported",
@@ -260,4 +265,5 @@ def test_the_doctor_lists_the_methods_the_hooks_patch() -> None:
         instrumentor.uninstrument()
     expected = [f"{library}.{method}" for library, methods in LIBRARIES.items() for method in methods]
     short = [path.replace("requests.sessions.", "requests.").replace("aiohttp.client.", "aiohttp.") for path in patched]
+    short = [path.replace("aiohttp.streams.", "aiohttp.") for path in short]
     assert short == expected
