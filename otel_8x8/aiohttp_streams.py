@@ -72,15 +72,18 @@ def _read_chunk(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict
 
 def _fed_eof(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     result = wrapped(*args, **kwargs)
-    if _TAPS and id(instance) in _TAPS and instance.at_eof():  # the app had already read every byte that came
-        _finish(instance)
+    if _TAPS:
+        with contextlib.suppress(Exception):
+            if id(instance) in _TAPS and instance.at_eof():  # the app had already read every byte that came
+                _finish(instance)
     return result
 
 
 def _cut(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     result = wrapped(*args, **kwargs)
     if _TAPS:
-        _finish(instance)
+        with contextlib.suppress(Exception):
+            _finish(instance)
     return result
 
 

@@ -139,7 +139,11 @@ class CallScope:
                 status, body, header = access.read(response)
                 tap = self.response(status, body, header, can_defer=not raised, defer_success=access.defer_success)
                 if tap is not None:
-                    access.install(response, tap)
+                    try:
+                        access.install(response, tap)
+                    except Exception:
+                        tap.finish()  # not installed: the span ends now (once the hold is released)
+                        raise
             self.response_hook(request, response)
         finally:
             if tap is not None:
