@@ -98,7 +98,8 @@ INSTRUMENT_KWARGS: dict[str, tuple[str, str]] = {
     "request_hook": (
         "",
         "`request_hook(span, request)`, called before the call with the library's request (urllib3: a"
-        " `RequestInfo(method, url, headers, body)`, `headers` being what is sent).",
+        " `RequestInfo(method, url, headers, body)`, `headers` being what is sent; aiohttp: an"
+        " `AiohttpRequest(method, url, headers)`).",
     ),
     "response_hook": ("", "`response_hook(span, request, response)`, called after the call."),
     "tracer_provider": ("", "TracerProvider to use instead of the global one."),

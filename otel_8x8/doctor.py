@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .aiohttp_hook import HOOKED_METHODS as AIOHTTP_METHODS
 from .call import describe_call
 from .config import Options
 from .hosts import DEFAULT_HOSTS, HOSTS_ENV, PRODUCTS, HostMatcher, netloc_of, parse_host_entry
@@ -61,6 +62,7 @@ LIBRARIES: Mapping[str, tuple[str, ...]] = {
     "requests": REQUESTS_METHODS,
     "httpx": HTTPX_METHODS,
     "urllib3": URLLIB3_METHODS,
+    "aiohttp": AIOHTTP_METHODS,
 }
 """Each library otel-8x8 hooks -> its hooked methods (``Class.method``)."""
 

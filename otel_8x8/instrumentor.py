@@ -9,6 +9,7 @@ from typing import Any
 
 from opentelemetry import context, metrics, trace
 
+from .aiohttp_hook import aiohttp_patches
 from .compat import BaseInstrumentor
 from .config import Options
 from .guard import IN_8X8_CALL
@@ -56,7 +57,12 @@ class EightByEightInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             _logger.warning("otel-8x8: no meter, metrics are off", exc_info=True)
             recorder = Recorder(metrics.NoOpMeter(__name__), options)
         interceptor = Interceptor(tracer, recorder, HostMatcher(options.hosts))
-        self._patches = [*requests_patches(interceptor), *httpx_patches(interceptor), *urllib3_patches(interceptor)]
+        self._patches = [
+            *requests_patches(interceptor),
+            *httpx_patches(interceptor),
+            *urllib3_patches(interceptor),
+            *aiohttp_patches(interceptor),
+        ]
         for patch in self._patches:
             try:
                 patch.apply()

@@ -20,7 +20,7 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Tracer
 
-from .answers import ErrorInfo, HeaderGetter, read_answer, read_error
+from .answers import ErrorInfo, HeaderGetter, read_answer
 from .call import Call, describe_call
 from .compat import (
     SPAN_KEY,
@@ -41,6 +41,9 @@ class ResponseAccess(NamedTuple):
     """``read(response)``: the status, the body if the application already has it (else None), a header getter."""
     install: Callable[[Any, StreamTap], None]
     """``install(response, tap)``: put the tap where the application's reads of the body pass, or finish it."""
+    defer_success: bool = False
+    """The library returns before any body is read (aiohttp): a success whose answer is in the body (a umid,
+    a batch, a failure inside a 2xx) is also read from what the application reads, like a streamed error."""
 
 
 def response_of(exc: BaseException) -> Any:
@@ -139,9 +142,13 @@ class CallScope:
         try:
             with guarded("read the response"):
                 status, body, header = access.read(response)
-                tap = self.response(status, body, header, can_defer=not raised)
+                tap = self.response(status, body, header, can_defer=not raised, defer_success=access.defer_success)
                 if tap is not None:
-                    access.install(response, tap)
+                    try:
+                        access.install(response, tap)
+                    except Exception:
+                        tap.finish()  # not installed: the span ends now (once the hold is released)
+                        raise
             self.response_hook(request, response)
         finally:
             if tap is not None:
@@ -169,6 +176,7 @@ class CallScope:
         body: bytes | None,
         header: HeaderGetter,
         can_defer: bool = True,
+        defer_success: bool = False,
     ) -> StreamTap | None:
         """Record the response. ``body`` is only what the application has already read (or None).
 
@@ -177,7 +185,8 @@ class CallScope:
         application reads and finished; it ends the span. It comes held: the caller releases it
         once it has installed it and run the response hook. With ``can_defer=False`` (the library
         raised with this response: the app will not read it through the library), what the status
-        says is recorded at once.
+        says is recorded at once. With ``defer_success``, a success whose operation answers with a body
+        (``Call.kind``) is deferred the same way.
         """
         tap = None
         with guarded("response"):
@@ -186,7 +195,10 @@ class CallScope:
             if body is None and status >= 400 and self.owns and can_defer:
                 recorder.record_status(self.span, status)
                 self._error_type = str(status)
-                tap = StreamTap(self._deferred_error(status, header), held=True)
+                tap = StreamTap(self._deferred_answer(status, header), held=True)
+                self._deferred = True
+            elif body is None and defer_success and self.call.kind is not None and self.owns and can_defer:
+                tap = StreamTap(self._deferred_answer(status, header), held=True)
                 self._deferred = True
             else:
                 answer = read_answer(self.call, status, body, header)
@@ -205,16 +217,17 @@ class CallScope:
                 if self.span.is_recording():
                     hook(self.span, request, response)
 
-    def _deferred_error(self, status: int, header: HeaderGetter) -> Callable[[bytes | None], None]:
+    def _deferred_answer(self, status: int, header: HeaderGetter) -> Callable[[bytes | None], None]:
+        """What ends a deferred span: the answer read from the body the application read, then the end."""
         span, call, recorder = self.span, self.call, self.interceptor.recorder
 
         def finish(body: bytes | None) -> None:
             token = None
-            with guarded("streamed error"):
+            with guarded("streamed answer"):
                 # As during the call: the span is current for the log record, and an 8x8 call made
                 # from inside (a logging handler's) is not observed, so nothing can loop.
                 token = context.attach(context.set_value(IN_8X8_CALL, True, trace.set_span_in_context(span)))
-                recorder.record_error(span, call, read_error(status, body, header, call.product))
+                recorder.record_answer(span, call, status, read_answer(call, status, body, header))
             if token is not None:
                 with guarded("detach"):
                     context.detach(token)

@@ -1,4 +1,4 @@
-"""The ways an application calls 8x8 in these tests: requests, httpx, async httpx, urllib3."""
+"""The ways an application calls 8x8 in these tests: requests, httpx, async httpx, urllib3, aiohttp."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx
 import requests
 import urllib3
@@ -63,9 +64,22 @@ def call_urllib3(method: str, url: str, json: Any = None, headers: dict[str, str
     return Result(response.status, response.data, dict(response.headers), response)
 
 
+def call_aiohttp(method: str, url: str, json: Any = None, headers: dict[str, str] | None = None) -> Result:
+    async def run() -> tuple[aiohttp.ClientResponse, bytes]:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+            session.request(method, url, json=json, headers=_headers(headers)) as response,
+        ):
+            return response, await response.read()
+
+    response, content = asyncio.run(run())
+    return Result(response.status, content, dict(response.headers), response)
+
+
 CLIENTS: dict[str, Call] = {
     "requests": call_requests,
     "httpx": call_httpx,
     "httpx-async": call_httpx_async,
     "urllib3": call_urllib3,
+    "aiohttp": call_aiohttp,
 }

@@ -7,10 +7,12 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 import requests
 import urllib3
+from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
 from opentelemetry.instrumentation.urllib3 import URLLib3Instrumentor
@@ -24,12 +26,14 @@ from .clients import CLIENTS
 from .conftest import Telemetry
 
 NAMES = ("8x8", "requests", "httpx", "urllib3")
+AIOHTTP_NAMES = ("8x8", "aiohttp", "urllib3")  # aiohttp-client patches only aiohttp: its orders apart
 # Which instrumentations can make a span for a call of each client.
 SPAN_MAKERS = {
     "requests": {"8x8", "requests", "urllib3"},
     "httpx": {"8x8", "httpx"},
     "httpx-async": {"8x8", "httpx"},
     "urllib3": {"8x8", "urllib3"},
+    "aiohttp": {"8x8", "aiohttp"},
 }
 TEMPLATE = "/api/v1/subaccounts/{subAccountId}/messages"
 
@@ -40,6 +44,9 @@ ORIGINALS = {
     "httpx.HTTPTransport.handle_request": httpx.HTTPTransport.__dict__["handle_request"],
     "httpx.AsyncHTTPTransport.handle_async_request": httpx.AsyncHTTPTransport.__dict__["handle_async_request"],
     "urllib3.HTTPConnectionPool.urlopen": urllib3.HTTPConnectionPool.__dict__["urlopen"],
+    "aiohttp.ClientSession._request": aiohttp.ClientSession.__dict__["_request"],
+    "aiohttp.ClientSession.__init__": aiohttp.ClientSession.__dict__["__init__"],
+    "aiohttp.StreamReader._read_nowait_chunk": aiohttp.StreamReader.__dict__["_read_nowait_chunk"],
 }
 
 
@@ -56,6 +63,9 @@ def _current() -> dict[str, Any]:
         "httpx.HTTPTransport.handle_request": httpx.HTTPTransport.__dict__["handle_request"],
         "httpx.AsyncHTTPTransport.handle_async_request": httpx.AsyncHTTPTransport.__dict__["handle_async_request"],
         "urllib3.HTTPConnectionPool.urlopen": urllib3.HTTPConnectionPool.__dict__["urlopen"],
+        "aiohttp.ClientSession._request": aiohttp.ClientSession.__dict__["_request"],
+        "aiohttp.ClientSession.__init__": aiohttp.ClientSession.__dict__["__init__"],
+        "aiohttp.StreamReader._read_nowait_chunk": aiohttp.StreamReader.__dict__["_read_nowait_chunk"],
     }
 
 
@@ -65,6 +75,7 @@ def _instrumentors() -> dict[str, Any]:
         "requests": RequestsInstrumentor(),
         "httpx": HTTPXClientInstrumentor(),
         "urllib3": URLLib3Instrumentor(),
+        "aiohttp": AioHttpClientInstrumentor(),
     }
 
 
@@ -104,7 +115,7 @@ def _traceparent(span: ReadableSpan) -> str:
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
 
 
-ORDERS = list(itertools.permutations(NAMES))
+ORDERS = list(itertools.permutations(NAMES)) + list(itertools.permutations(AIOHTTP_NAMES))
 
 
 @pytest.mark.parametrize("order", ORDERS, ids=["-".join(o) for o in ORDERS])

@@ -236,6 +236,12 @@ def test_under_opentelemetry_instrument_the_hooked_methods_are_patched() -> None
         "requests": ["requests.sessions.Session.send"],
         "httpx": ["httpx.Client.send", "httpx.AsyncClient.send"],
         "urllib3": ["urllib3.connectionpool.HTTPConnectionPool.urlopen"],
+        "aiohttp": [
+            "aiohttp.client.ClientSession._request",
+            "aiohttp.streams.StreamReader._read_nowait_chunk",
+            "aiohttp.streams.StreamReader.feed_eof",
+            "aiohttp.streams.StreamReader.set_exception",
+        ],
     }
     assert data["notes"] == [
         "OTEL_METRICS_EXPORTER=none: no metrics are exported",
@@ -259,7 +265,12 @@ def test_the_doctor_lists_the_methods_the_hooks_patch() -> None:
     finally:
         instrumentor.uninstrument()
     expected = [f"{library}.{method}" for library, methods in LIBRARIES.items() for method in methods]
-    defined_in = {"requests.sessions.": "requests.", "urllib3.connectionpool.": "urllib3."}
+    defined_in = {
+        "requests.sessions.": "requests.",
+        "urllib3.connectionpool.": "urllib3.",
+        "aiohttp.client.": "aiohttp.",
+        "aiohttp.streams.": "aiohttp.",
+    }
     assert [_public_path(path, defined_in) for path in patched] == expected
 
 

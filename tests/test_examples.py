@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e  # a subprocess, a server or a long run: `-m "not e
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-APPS = ("sms_app.py", "chatapps_async_app.py", "web_service.py", "generated_client_app.py")
+APPS = ("sms_app.py", "chatapps_async_app.py", "web_service.py", "generated_client_app.py", "aiohttp_app.py")
 TEMPLATE = "/api/v1/subaccounts/{subAccountId}/messages"
 
 
@@ -108,6 +108,39 @@ def test_generated_client_app(contrib_urllib3: bool, fake: FakeEightByEight, tmp
     assert codes == ([None] * 4 if contrib_urllib3 else [None, 1002, 1200, None])
     errors = [log for log in telemetry.logs if "com.8x8.error.category" in attrs(log)]
     assert [attrs(log)["http.response.status_code"] for log in errors] == [400, 401]
+
+
+def test_aiohttp_app(fake: FakeEightByEight, tmp_path: Path) -> None:
+    env = console_environment(fake, "sms", EIGHTXEIGHT_SMS_URL=fake.url)
+    completed = run_instrumented(EXAMPLES / "aiohttp_app.py", env, tmp_path)
+    telemetry = parse_console_output(completed.stdout)
+
+    assert telemetry.text == [
+        "send 'Your parcel is on its way': sent",
+        "send 'FAIL 1002': error 400 code 1002",
+        "send 'FAIL 1200': error 401 code 1200",
+        "batch of 3: 2 accepted, 1 rejected",
+    ]
+    # One span per call, although opentelemetry-instrumentation-aiohttp-client is loaded too.
+    spans = [span for span in telemetry.spans if span["kind"] == "SpanKind.CLIENT"]
+    assert len(spans) == 4
+    assert all(attrs(span)["com.8x8.product"] == "sms" for span in spans)
+    ids = {span["context"]["span_id"][2:] for span in spans}
+    assert {request.headers["traceparent"].split("-")[2] for request in fake.requests} == ids
+    by_text = {}
+    for span in spans:
+        [request] = [
+            r for r in fake.requests if r.headers["traceparent"].split("-")[2] == span["context"]["span_id"][2:]
+        ]
+        by_text[str(request.json().get("text", "batch"))] = attrs(span)
+    assert "com.8x8.message.umid" in by_text["Your parcel is on its way"]  # read from the body the app read
+    assert by_text["FAIL 1002"]["com.8x8.error.code"] == 1002
+    assert by_text["FAIL 1002"]["com.8x8.error.category"] == "invalid_request"
+    assert by_text["FAIL 1200"]["com.8x8.error.code"] == 1200
+    assert by_text["batch"]["com.8x8.batch.rejected_count"] == 1
+    assert by_text["batch"]["com.8x8.batch.accepted_count"] == 2
+    logs = {attrs(log).get("com.8x8.error.code") for log in telemetry.logs if "com.8x8.error.code" in attrs(log)}
+    assert logs == {1002, 1200}
     assert "6591234567" not in str(telemetry.spans) + str(telemetry.logs)
 
 

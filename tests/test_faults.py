@@ -3,8 +3,10 @@ own exception, the very same object, and nothing loops."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -21,12 +23,15 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.trace import StatusCode
 
+import otel_8x8.aiohttp_hook
+import otel_8x8.aiohttp_streams
 import otel_8x8.answers
 import otel_8x8.call
 import otel_8x8.hosts
 import otel_8x8.interceptor
 import otel_8x8.recorder
 import otel_8x8.requests_hook
+import otel_8x8.streams
 from otel_8x8.testing import FakeEightByEight, Reply, error_envelope
 
 from .conftest import Telemetry
@@ -50,8 +55,10 @@ from .helpers_faults import (
     boom,
     check_logging_never_loops,
     instrumented,
+    json_of,
     qualified,
     refused_netloc,
+    status_of,
     three_calls,
 )
 from .support import on_error_logger
@@ -135,7 +142,7 @@ def test_raising_counter_and_histogram_lose_nothing_else(
     assert len(spans) == 3 and all(s.end_time is not None for s in spans)
     attrs = dict(spans[1].attributes or {})
     assert attrs["com.8x8.error.code"] == 1002
-    assert attrs["com.8x8.error.id"] == failed.response.json()["errorId"]
+    assert attrs["com.8x8.error.id"] == json_of(failed.response)["errorId"]
     assert spans[1].status.status_code is StatusCode.ERROR
     assert dict(spans[2].attributes or {})["error.type"] == qualified(CONNECT_ERRORS[client])
     [record] = telemetry.log_records()  # the log record does not depend on the counter
@@ -188,16 +195,17 @@ def test_logging_handler_error_is_reported_by_logging_only(
         for client in CLIENT_NAMES:
             three_calls(client, fake, refused)
 
-    assert handler.calls == 3
+    errors = len(CLIENT_NAMES)  # one 8x8 error per client
+    assert handler.calls == errors
     out, err = capsys.readouterr()
     assert out == ""
     if raise_exceptions:  # logging's own diagnostic, once per failed record; the app is unaffected
-        assert err.count("--- Logging error ---") == 3
-        assert err.count("Boom: cannot write the record") == 3
+        assert err.count("--- Logging error ---") == errors
+        assert err.count("Boom: cannot write the record") == errors
         assert "otel_8x8" in err
     else:
         assert err == ""
-    assert len(telemetry.log_records()) == 3
+    assert len(telemetry.log_records()) == errors
 
 
 class _RaisingLogExporter(LogRecordExporter):
@@ -249,7 +257,7 @@ def test_user_hooks_that_raise(
         raise Boom("request hook")
 
     def response_hook(span: Any, request: Any, response: Any) -> None:
-        seen.append(f"response {response.status_code}")
+        seen.append(f"response {status_of(response)}")
         raise Boom("response hook")
 
     with instrumented(telemetry, [fake.netloc, refused], request_hook=request_hook, response_hook=response_hook):
@@ -288,6 +296,13 @@ REQUESTS_STEPS: dict[str, tuple[Any, str]] = {
     "requests_hook.body_if_read": (otel_8x8.requests_hook, "body_if_read"),
     "requests_hook._header_getter": (otel_8x8.requests_hook, "_header_getter"),
 }
+AIOHTTP_STEPS: dict[str, tuple[Any, str]] = {
+    "aiohttp_hook.netloc_of": (otel_8x8.aiohttp_hook, "netloc_of"),
+    "aiohttp_hook.tap_content": (otel_8x8.aiohttp_hook, "tap_content"),
+    "aiohttp_streams.finish_when_collected": (otel_8x8.aiohttp_streams, "finish_when_collected"),
+    "aiohttp_streams._finish": (otel_8x8.aiohttp_streams, "_finish"),
+    "StreamTap.feed": (otel_8x8.streams.StreamTap, "feed"),
+}
 
 
 @pytest.mark.parametrize("client", CLIENT_NAMES)
@@ -325,6 +340,27 @@ def test_own_failure_in_the_requests_hook_never_reaches_the_app(
     with instrumented(telemetry, [fake.netloc, refused]):
         three_calls("requests", fake, refused)
 
+    assert counting.started == counting.ended
+
+
+@pytest.mark.parametrize("step", list(AIOHTTP_STEPS))
+def test_own_failure_in_the_aiohttp_hook_never_reaches_the_app(
+    step: str,
+    fake: FakeEightByEight,
+    refused: str,
+    telemetry: Telemetry,
+    counting: CountingSpanProcessor,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    owner, name = AIOHTTP_STEPS[step]
+    monkeypatch.setattr(owner, name, boom)
+    with instrumented(telemetry, [fake.netloc, refused]):
+        three_calls("aiohttp", fake, refused)
+    gc.collect()  # a tap that could not finish otherwise ends when its response is collected
+
+    deadline = time.monotonic() + 10
+    while counting.started != counting.ended and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert counting.started == counting.ended
 
 
@@ -441,7 +477,7 @@ def test_exporter_http_calls_are_not_instrumented(
     finally:
         logger_provider.shutdown()
 
-    assert [o.response.status_code for o in outcomes] == [200, 400, 500]
+    assert [status_of(o.response) for o in outcomes] == [200, 400, 500]
     spans = telemetry.client_spans()
     assert len(spans) == 3
     assert {dict(s.attributes or {})["server.port"] for s in spans} == {fake.port}

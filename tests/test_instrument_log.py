@@ -25,6 +25,8 @@ def test_instrument_logs_what_it_patched_at_debug(
     assert "secret-gw" not in record.getMessage()
     assert record.getMessage() == (
         "otel-8x8: patched requests.sessions.Session.send, httpx.Client.send, httpx.AsyncClient.send, "
-        "urllib3.connectionpool.HTTPConnectionPool.urlopen; "
+        "urllib3.connectionpool.HTTPConnectionPool.urlopen, "
+        "aiohttp.client.ClientSession._request, aiohttp.streams.StreamReader._read_nowait_chunk, "
+        "aiohttp.streams.StreamReader.feed_eof, aiohttp.streams.StreamReader.set_exception; "
         "2 extra 8x8 host(s) configured"
     )
