@@ -13,6 +13,8 @@ from otel_8x8.catalog import CATALOG, Category
 from otel_8x8.cli import HINTS
 from otel_8x8.receipt_codes import RECEIPT_CODES
 
+pytestmark = pytest.mark.e2e  # every test runs python -m otel_8x8 in a subprocess
+
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

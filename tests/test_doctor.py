@@ -20,6 +20,8 @@ from otel_8x8.testing.console import parse_console_output
 
 from .support import INSTRUMENT, app_environment, run_instrumented
 
+pytestmark = pytest.mark.e2e  # every test runs python -m otel_8x8 in a subprocess
+
 APP = Path(__file__).parent / "apps" / "all_clients.py"
 MESSAGES = "/api/v1/subaccounts/acme/messages"
 BATCH = "/api/v1/subaccounts/acme/messages/batch"  # SMS and Chat Apps document it alike
