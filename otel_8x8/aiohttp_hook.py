@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from .aiohttp_streams import content_patches, tap_content
+from .compat import AIOHTTP_REQUEST, session_url
 from .hosts import netloc_of
 from .interceptor import CallScope, Interceptor, ResponseAccess
 from .patching import Patch
@@ -47,8 +48,7 @@ def aiohttp_patches(interceptor: Interceptor) -> list[Patch]:
         from aiohttp import ClientSession
     except ImportError:
         return []
-    # private API: ClientSession._request, which every request method of a session awaits.
-    return [Patch(ClientSession, "_request", _request_wrapper(interceptor)), *content_patches()]
+    return [Patch(ClientSession, AIOHTTP_REQUEST, _request_wrapper(interceptor)), *content_patches()]
 
 
 def _request_wrapper(interceptor: Interceptor) -> Any:
@@ -78,12 +78,10 @@ def _prepare(
     """The scope of this call and the request the hooks see, or None when the call is not observed."""
     try:
         from multidict import CIMultiDict
-        from yarl import URL
 
         method = str(args[0] if args else kwargs["method"]).upper()
         target = args[1] if len(args) > 1 else kwargs["str_or_url"]
-        build_url = getattr(session, "_build_url", None)  # private API: the session's base_url applied
-        url = build_url(target) if callable(build_url) else URL(target)
+        url = session_url(session, target)
         params = kwargs.get("params")
         if params:
             with contextlib.suppress(Exception):  # the span's URL without them, rather than no span

@@ -18,6 +18,7 @@ import contextlib
 import weakref
 from typing import Any
 
+from .compat import AIOHTTP_READ_CHUNK
 from .patching import Patch
 from .streams import StreamTap, finish_when_collected
 
@@ -29,8 +30,7 @@ def content_patches() -> list[Patch]:
     from aiohttp.streams import StreamReader
 
     return [
-        # private API: StreamReader._read_nowait_chunk, where every read takes its bytes.
-        Patch(StreamReader, "_read_nowait_chunk", _read_chunk),
+        Patch(StreamReader, AIOHTTP_READ_CHUNK, _read_chunk),
         Patch(StreamReader, "feed_eof", _fed_eof),
         Patch(StreamReader, "set_exception", _cut),
     ]

@@ -26,6 +26,8 @@ from opentelemetry.instrumentation.utils import (
 )
 
 __all__ = [
+    "AIOHTTP_READ_CHUNK",
+    "AIOHTTP_REQUEST",
     "PROXY_BASE",
     "SPAN_KEY",
     "SUPPRESS_HTTP_INSTRUMENTATION_KEY",
@@ -38,6 +40,7 @@ __all__ = [
     "is_instrumentation_enabled",
     "key_set_by",
     "preloaded_body",
+    "session_url",
     "stream_decodes",
     "swap_httpx_stream",
 ]
@@ -167,3 +170,27 @@ def finalizing(stream: Any) -> bool:
     dropped the response. Fallback: False (the call is ended in ``close()``, on that thread).
     """
     return bool(getattr(stream, "_finalizing", False))
+
+
+# --- aiohttp -------------------------------------------------------------------------------------
+
+AIOHTTP_REQUEST = "_request"
+"""The ``ClientSession`` coroutine that every request method of a session (``get``, ``post``, ``request``,
+awaited or ``async with``) awaits, once per call, redirects included: otel-8x8's hook point (private by name;
+contrib's aiohttp-client uses ``TraceConfig`` instead, which sees neither sessions made before it nor bodies)."""
+
+AIOHTTP_READ_CHUNK = "_read_nowait_chunk"
+"""The ``StreamReader`` method every read of a response body takes its bytes through (``read``, ``text``,
+``json``, ``content.read(n)``, ``iter_chunked``, ``iter_any``, ``async for``…): otel-8x8 copies an error body
+there, as the application reads it (private by name)."""
+
+
+def session_url(session: Any, target: Any) -> Any:
+    """The ``yarl.URL`` a ``ClientSession`` calls for ``target``: its ``base_url`` applied (private ``_build_url``).
+
+    Fallback: ``URL(target)``, right for every session without a ``base_url``.
+    """
+    from yarl import URL
+
+    build_url = getattr(session, "_build_url", None)
+    return build_url(target) if callable(build_url) else URL(target)

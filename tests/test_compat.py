@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import gzip
 import http.server
+import inspect
 import io
 import subprocess
 import sys
@@ -16,11 +17,13 @@ import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, ClassVar
 
+import aiohttp
 import httpx
 import pytest
 import requests
 import urllib3
 import wrapt
+import yarl
 from opentelemetry import context, trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import suppress_http_instrumentation, suppress_instrumentation
@@ -336,3 +339,72 @@ def test_finalizing_is_set_by_ios_finalizer_only(gzip_url: str) -> None:
         assert isinstance(response, io.IOBase)
         assert compat.finalizing(response) is False
         response.release_conn()
+
+
+# --- aiohttp (the aiohttp hook) -------------------------------------------------------------------------------
+
+
+async def test_every_request_method_of_a_session_awaits_request_once(gzip_url: str) -> None:
+    original = getattr(aiohttp.ClientSession, compat.AIOHTTP_REQUEST)
+    seen: list[str] = []
+
+    async def spy(self: aiohttp.ClientSession, method: str, url: Any, **kwargs: Any) -> Any:
+        seen.append(method)
+        return await original(self, method, url, **kwargs)
+
+    setattr(aiohttp.ClientSession, compat.AIOHTTP_REQUEST, spy)
+    try:
+        async with aiohttp.ClientSession() as session:
+            for response in (await session.get(gzip_url), await session.request("GET", gzip_url)):
+                response.release()
+            async with session.post(gzip_url, data=b"x") as posted:
+                await posted.read()
+    finally:
+        setattr(aiohttp.ClientSession, compat.AIOHTTP_REQUEST, original)
+    assert seen == ["GET", "GET", "POST"]
+
+
+async def test_every_read_of_a_body_takes_its_bytes_through_read_chunk(gzip_url: str) -> None:
+    original = getattr(aiohttp.StreamReader, compat.AIOHTTP_READ_CHUNK)
+    taken: list[bytes] = []
+
+    def spy(self: aiohttp.StreamReader, n: int) -> bytes:
+        data: bytes = original(self, n)
+        taken.append(data)
+        return data
+
+    async def read_all(response: aiohttp.ClientResponse) -> bytes:
+        return await response.read()
+
+    async def read_n(response: aiohttp.ClientResponse) -> bytes:
+        parts = []
+        while chunk := await response.content.read(100):
+            parts.append(chunk)
+        return b"".join(parts)
+
+    async def chunked(response: aiohttp.ClientResponse) -> bytes:
+        return b"".join([chunk async for chunk in response.content.iter_chunked(64)])
+
+    async def any_(response: aiohttp.ClientResponse) -> bytes:
+        return b"".join([chunk async for chunk in response.content.iter_any()])
+
+    async def text(response: aiohttp.ClientResponse) -> bytes:
+        return (await response.text()).encode()
+
+    setattr(aiohttp.StreamReader, compat.AIOHTTP_READ_CHUNK, spy)
+    try:
+        async with aiohttp.ClientSession() as session:
+            for read in (read_all, read_n, chunked, any_, text):
+                taken.clear()
+                async with session.get(gzip_url) as response:
+                    assert await read(response) == BODY
+                assert b"".join(taken) == BODY, read.__name__
+    finally:
+        setattr(aiohttp.StreamReader, compat.AIOHTTP_READ_CHUNK, original)
+
+
+async def test_session_url_applies_the_sessions_base_url(gzip_url: str) -> None:
+    async with aiohttp.ClientSession() as plain:
+        assert compat.session_url(plain, gzip_url + "x?a=1") == yarl.URL(gzip_url + "x?a=1")
+    async with aiohttp.ClientSession(base_url=gzip_url) as based:  # base_url: aiohttp 3.8 and newer
+        assert compat.session_url(based, "/api/v1/x") == yarl.URL(gzip_url + "api/v1/x")
