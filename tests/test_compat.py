@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 import gzip
 import http.server
-import inspect
 import io
 import subprocess
 import sys
