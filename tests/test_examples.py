@@ -83,9 +83,9 @@ def test_chatapps_async_app(fake: FakeEightByEight, tmp_path: Path) -> None:
 def test_generated_client_app(contrib_urllib3: bool, fake: FakeEightByEight, tmp_path: Path) -> None:
     """A client written like openapi-generator's (urllib3, ``preload_content=False``, the body read after).
     Alone, otel-8x8 owns the spans and reads the error envelopes from what the client reads; beside
-    opentelemetry-instrumentation-urllib3 (loaded by ``opentelemetry-instrument`` when installed), that
-    instrumentation's span is ended when urlopen returns, before the body is read: otel-8x8 enriches it
-    (one span per call still) with what the status tells."""
+    opentelemetry-instrumentation-urllib3 instrumented after otel-8x8 (``opentelemetry-instrument`` follows
+    the entry points' order), that instrumentation owns the span and ends it when urlopen returns, before the
+    body is read: otel-8x8 enriches it (one span per call still) with what the status tells."""
     disabled = {} if contrib_urllib3 else {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "urllib3"}
     env = console_environment(fake, "sms", EIGHTXEIGHT_SMS_URL=fake.url, **disabled)
     completed = run_instrumented(EXAMPLES / "generated_client_app.py", env, tmp_path)
