@@ -418,7 +418,7 @@ TIMEOUT_ERRORS = {
     "requests": requests.exceptions.ReadTimeout,
     "httpx": httpx.ReadTimeout,
     "httpx-async": httpx.ReadTimeout,
-    "aiohttp": TimeoutError,
+    "aiohttp": asyncio.TimeoutError,  # the builtin TimeoutError from Python 3.11, its own class on 3.10
 }
 
 
