@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from otel_8x8 import attributes as A
@@ -9,6 +10,8 @@ from otel_8x8.catalog import CATALOG
 from otel_8x8.testing import FakeEightByEight, Reply
 
 from .conftest import Telemetry
+
+pytestmark = pytest.mark.e2e  # long loops: 1,000 answers, 300 path depths
 
 SEND = "/api/v1/subaccounts/acme/messages"
 UNKNOWN_CODES = [code for code in range(100_000, 101_000) if code not in CATALOG]

@@ -24,6 +24,8 @@ from otel_8x8.testing import FakeEightByEight, Reply, error_envelope, fake_api
 
 from .conftest import API_KEY, Telemetry
 
+pytestmark = pytest.mark.e2e  # 32 threads and 500 concurrent calls, each many times
+
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 STATUSES = (400, 401, 403, 404, 409, 429, 500, 503)
 CATEGORIES = {
