@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any, TypeVar
 import pytest
 
 from otel_8x8.recorder import LOGGER_NAME
+from otel_8x8.routes import Route, is_placeholder
 
 try:  # the logging handler moved from the SDK to opentelemetry-instrumentation-logging in 2025
     from opentelemetry.instrumentation.logging.handler import LoggingHandler as LoggingHandler
@@ -155,3 +157,29 @@ def serving(server: ServerT) -> Iterator[ServerT]:
         server.server_close()
         thread.join(5)
         assert not thread.is_alive()
+
+
+# Realistic values for 8x8's placeholders (tests of every documented route); any other placeholder gets a UUID.
+PHONE = "+6591234567"
+VALUES = {
+    "{subAccountId}": "acme-prod_01",
+    "{accountId}": "acme-acc",
+    "{phoneNumber}": PHONE,
+    "{msisdn}": "6591234567",
+    "{number}": "6531234567",
+    "{templateName}": "order_update",
+    "{flowId}": "1234567890123456",
+    "{webhook-type}": "CALL_ACTION",
+    "{filename}": "photo.jpg",
+    "{link}": "snapshot-3f0c.png",
+    "{surveyId}": "s-42",
+    "{groupId}": "6776",
+}
+
+
+def concrete(route: Route) -> str:
+    """The route's path with realistic values in its placeholders."""
+    return "/".join(
+        VALUES.get(segment, str(uuid.uuid4())) if is_placeholder(segment) else segment
+        for segment in route.template.split("/")
+    )

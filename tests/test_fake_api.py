@@ -24,10 +24,11 @@ from opentelemetry.trace import StatusCode
 from otel_8x8 import EightByEightInstrumentor
 from otel_8x8 import attributes as A
 from otel_8x8.products import ALL_ROUTES, PRODUCTS
-from otel_8x8.routes import Route, is_placeholder
+from otel_8x8.routes import is_placeholder
 from otel_8x8.testing import FAIL_HEADER, FakeEightByEight, Reply, error_envelope
 
 from .conftest import Telemetry
+from .support import concrete
 
 SEND_PATH = "/api/v1/subaccounts/acme/messages"
 AUTH = {"Authorization": "Bearer test-key"}
@@ -349,32 +350,9 @@ def test_command_line_prints_url_and_serves() -> None:
 
 # -- the registry: every documented operation, each product's answers ------------------------------------------
 
-# Realistic values for 8x8's placeholders; any other placeholder gets a UUID.
-VALUES = {
-    "{subAccountId}": "acme-prod_01",
-    "{accountId}": "acme-acc",
-    "{phoneNumber}": "+6591234567",
-    "{msisdn}": "6591234567",
-    "{number}": "6531234567",
-    "{templateName}": "order_update",
-    "{flowId}": "1234567890123456",
-    "{webhook-type}": "CALL_ACTION",
-    "{filename}": "photo.jpg",
-    "{link}": "snapshot-3f0c.png",
-    "{surveyId}": "s-42",
-    "{groupId}": "6776",
-}
 LOOKUP_PATH = "/api/v1/subaccounts/acme/phones/+6591234567"
 CALLFLOW_PATH = "/api/v1/subaccounts/acme/callflows"
 BATCH_PATH = SEND_PATH + "/batch"
-
-
-def concrete(route: Route) -> str:
-    """The route's path with realistic values in its placeholders."""
-    return "/".join(
-        VALUES.get(segment, str(uuid.uuid4())) if is_placeholder(segment) else segment
-        for segment in route.template.split("/")
-    )
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 
@@ -24,32 +23,9 @@ from otel_8x8.templates import MAX_DEPTH, VOCABULARY, path_info
 from otel_8x8.testing import FakeEightByEight
 
 from .conftest import Telemetry
+from .support import PHONE, concrete
 
-PHONE = "+6591234567"
-# Realistic values for 8x8's placeholders; any other placeholder gets a UUID.
-VALUES = {
-    "{subAccountId}": "acme-prod_01",
-    "{accountId}": "acme-acc",
-    "{phoneNumber}": PHONE,
-    "{msisdn}": "6591234567",
-    "{number}": "6531234567",
-    "{templateName}": "order_update",
-    "{flowId}": "1234567890123456",
-    "{webhook-type}": "CALL_ACTION",
-    "{filename}": "photo.jpg",
-    "{link}": "snapshot-3f0c.png",
-    "{surveyId}": "s-42",
-    "{groupId}": "6776",
-}
 PHONE_VALUES = ("6591234567", "6531234567")
-
-
-def concrete(route: Route) -> str:
-    """The route's path with realistic values in its placeholders."""
-    return "/".join(
-        VALUES.get(segment, str(uuid.uuid4())) if is_placeholder(segment) else segment
-        for segment in route.template.split("/")
-    )
 
 
 def hosts_of(route: Route) -> tuple[str, ...]:
