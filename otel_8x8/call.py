@@ -13,7 +13,7 @@ from opentelemetry.util.types import AttributeValue
 
 from . import attributes as A
 from .hosts import Target, authority_end
-from .products import ANSWERS
+from .products import ANSWERS, SHARED_PATHS
 from .redaction import redact_url
 from .templates import path_info
 from .texts import exportable
@@ -75,9 +75,8 @@ def describe_call(method: str, url: str, target: Target) -> Call:
         attrs[A.REGION] = target.region
     if info.subaccount_id:
         attrs[A.SUBACCOUNT_ID] = info.subaccount_id
-    span_name = f"{'HTTP' if known == '_OTHER' else known} {info.template}"
     return Call(
-        span_name,
+        span_name(known, info.template, product),
         attrs,
         known,
         info.template,
@@ -86,6 +85,16 @@ def describe_call(method: str, url: str, target: Target) -> Call:
         _subset(attrs, A.DURATION_METRIC_ATTRIBUTES),
         _subset(attrs, A.LOG_CALL_ATTRIBUTES),
     )
+
+
+def span_name(method: str, template: str, product: str | None) -> str:
+    """``{METHOD} {url.template}``; where 8x8 documents the same method and path for several products (SMS and
+    Chat Apps ``POST /api/v1/subaccounts/{subAccountId}/messages``...), the product follows in brackets, so that
+    no two documented operations share a span name (span-derived metrics group by name)."""
+    name = f"{'HTTP' if method == '_OTHER' else method} {template}"
+    if product is not None and (method, template) in SHARED_PATHS:
+        return f"{name} ({product})"
+    return name
 
 
 def _split_host_port(netloc: str, scheme: str) -> tuple[str, int | None]:

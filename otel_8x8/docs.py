@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from . import attributes as A
+from .call import span_name
 from .catalog import STATUS_CATEGORIES, Category, iter_catalog
 from .config import ENVIRONMENT_VARIABLES, LOG_ERRORS_ENV, LOG_INTERVAL_ENV, LOG_LEVEL_ENV, LOG_LIMIT_ENV
 from .hosts import HOSTS_ENV
@@ -208,7 +209,12 @@ def render_tables() -> dict[str, str]:
 
 def _operations() -> str:
     rows = [
-        (f"`{product.name}`", f"`{route.method} {route.template}`", f"`{route.operation_id}`", ", ".join(route.hosts))
+        (
+            f"`{product.name}`",
+            f"`{span_name(route.method, route.template, route.product)}`",
+            f"`{route.operation_id}`",
+            ", ".join(route.hosts),
+        )
         for product in PRODUCTS.values()
         for route in sorted(ALL_ROUTES, key=lambda route: (route.template, route.method))
         if route.product == product.name

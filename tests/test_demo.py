@@ -67,7 +67,7 @@ def test_error_span_log_and_metric_name_the_code_and_category(demo_output: str, 
 
 def test_every_call_is_one_span_and_the_app_output_is_kept(demo_output: str) -> None:
     names = [header.split(" -> ")[0] for header, _ in records(demo_output, "spans")]
-    assert names == ["POST /api/v1/subaccounts/{subAccountId}/messages"] * 3 + [
+    assert names == ["POST /api/v1/subaccounts/{subAccountId}/messages (sms)"] * 3 + [
         "GET /api/v1/subaccounts/{subAccountId}/phones/{phoneNumber}"
     ]
     app = [header for header, _ in records(demo_output, "the app's own output")]

@@ -129,7 +129,7 @@ def test_a_documented_host_gives_product_region_span_name_and_template() -> None
     assert (check["observed"], check["product"], check["region"]) == (True, "sms", "us")
     assert check["calls"][-1] == {
         "method": "POST",
-        "span_name": "POST /api/v1/subaccounts/{subAccountId}/messages/batch",
+        "span_name": "POST /api/v1/subaccounts/{subAccountId}/messages/batch (sms)",
         "url_template": "/api/v1/subaccounts/{subAccountId}/messages/batch",
         "operation_id": "Send-Many-Sms",
     }

@@ -62,7 +62,7 @@ def test_chatapps_async_app(fake: FakeEightByEight, tmp_path: Path) -> None:
 
     spans = [span for span in telemetry.spans if span["kind"] == "SpanKind.CLIENT"]
     assert len(spans) == 3
-    assert {span["name"] for span in spans} == {f"POST {TEMPLATE}"}
+    assert {span["name"] for span in spans} == {f"POST {TEMPLATE} (chatapps)"}
     assert all(attrs(span)["com.8x8.product"] == "chatapps" for span in spans)
     assert all(attrs(span)["com.8x8.subaccount.id"] == "acme-chat" for span in spans)
     errors = {attrs(span).get("com.8x8.error.code"): span for span in spans if span["status"]["status_code"] == "ERROR"}
@@ -101,7 +101,7 @@ def test_generated_client_app(contrib_urllib3: bool, fake: FakeEightByEight, tmp
     assert all("traceparent" in request.headers for request in fake.requests)
     spans = [span for span in telemetry.spans if span["kind"] == "SpanKind.CLIENT"]
     assert len(spans) == 4, "one span per 8x8 call"
-    assert [span["name"] for span in spans] == [f"POST {TEMPLATE}"] * 3 + [
+    assert [span["name"] for span in spans] == [f"POST {TEMPLATE} (sms)"] * 3 + [
         "GET /api/v1/subaccounts/{subAccountId}/phones/{phoneNumber}"
     ]
     assert [attrs(span).get("com.8x8.error.category") for span in spans] == [None, "invalid_request", "auth", None]
@@ -218,7 +218,7 @@ def test_web_service_puts_the_8x8_span_under_the_inbound_request(fake: FakeEight
     assert len(clients) == 2, "one 8x8 span per SMS sent, although the contrib requests instrumentation is loaded"
     server_by_id = {span["context"]["span_id"]: span for span in servers}
     for client in clients:
-        assert client["name"] == f"POST {TEMPLATE}"
+        assert client["name"] == f"POST {TEMPLATE} (sms)"
         assert attrs(client)["com.8x8.product"] == "sms"
         parent = server_by_id[client["parent_id"]]
         assert parent["context"]["trace_id"] == client["context"]["trace_id"]

@@ -122,6 +122,6 @@ def check_recorded_once_by_the_parent(spans: Path, logs: Path) -> None:
     span_lines = spans.read_text().splitlines()
     assert len(span_lines) == 1, span_lines
     assert span_lines[0].split()[0] == str(os.getpid())
-    assert span_lines[0].endswith("POST /api/v1/subaccounts/{subAccountId}/messages")
+    assert span_lines[0].endswith("POST /api/v1/subaccounts/{subAccountId}/messages (sms)")
     log_lines = logs.read_text().splitlines()
     assert log_lines == [f"{os.getpid()} WARNING"]

@@ -65,7 +65,7 @@ Message = Any  # a protobuf message (google.protobuf has no type hints installed
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "examples" / "sms_app.py"
 SERVICE_NAME = "sms-app-otlp"
-SEND = "POST /api/v1/subaccounts/{subAccountId}/messages"
+SEND = "POST /api/v1/subaccounts/{subAccountId}/messages (sms)"
 LOOKUP = "GET /api/v1/subaccounts/{subAccountId}/phones/{phoneNumber}"
 TIMEOUT = 30
 
@@ -398,8 +398,8 @@ def test_a_lone_surrogate_in_an_answer_or_a_receipt_does_not_lose_the_batch(
         for scope_spans in resource_spans.scope_spans
         for span in scope_spans.spans
     }
-    assert {"app-work", "POST /api/v1/subaccounts/{subAccountId}/messages"} <= spans.keys()
-    call = spans["POST /api/v1/subaccounts/{subAccountId}/messages"]
+    assert {"app-work", SEND} <= spans.keys()
+    call = spans[SEND]
     assert call.status.message == "bad \ufffd msisdn"
     assert attributes(call.attributes)["com.8x8.error.id"] == "x\ufffdy"
     receipt_spans = [span for span in spans.values() if span.name not in ("app-work", call.name)]

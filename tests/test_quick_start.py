@@ -65,7 +65,7 @@ def test_the_quick_start_prints_an_8x8_span() -> None:
     assert completed.returncode == 0, completed.stderr
     assert "Traceback" not in completed.stderr
     [span] = parse_console_output(completed.stdout).spans
-    assert span["name"] == "POST /api/v1/subaccounts/{subAccountId}/messages"
+    assert span["name"] == "POST /api/v1/subaccounts/{subAccountId}/messages (sms)"
     assert span["kind"] == "SpanKind.CLIENT"
     attributes = span["attributes"]
     assert attributes["com.8x8.product"] == "sms"

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from otel_8x8 import EightByEightInstrumentor
 from otel_8x8 import attributes as A
 from otel_8x8.call import describe_call
-from otel_8x8.hosts import DEFAULT_HOSTS, HostMatcher
+from otel_8x8.hosts import DEFAULT_HOSTS, HostMatcher, Target
 from otel_8x8.products import ALL_ROUTES, PRODUCTS, route_table
 from otel_8x8.products.routes_table import ROUTES, SERVERS
 from otel_8x8.routes import Route, is_placeholder
@@ -30,6 +30,14 @@ PHONE_VALUES = ("6591234567", "6531234567")
 
 def hosts_of(route: Route) -> tuple[str, ...]:
     return route.hosts or SERVERS[route.product]
+
+
+def expected_span_name(route: Route) -> str:
+    """``{METHOD} {template}``, and the product in brackets where another product documents the same method and
+    path (read from the raw table, not from otel-8x8's registry)."""
+    products = {product for product, method, path, _, _ in ROUTES if (method, path) == (route.method, route.template)}
+    name = f"{route.method} {route.template}"
+    return f"{name} ({route.product})" if len(products) > 1 else name
 
 
 def test_the_table_holds_8x8s_105_documented_operations() -> None:
@@ -52,7 +60,7 @@ def test_every_operation_gets_its_template_on_each_of_its_hosts(route: Route) ->
     path = concrete(route)
     for host in hosts_of(route):
         call = describe_call(route.method, f"https://{host}{path}?x=1", matcher.match(host))
-        assert call.span_name == f"{route.method} {route.template}"
+        assert call.span_name == expected_span_name(route)
         assert call.attributes[A.URL_TEMPLATE] == route.template
         assert call.attributes[A.PRODUCT] == route.product
         for phone in PHONE_VALUES:
@@ -61,15 +69,31 @@ def test_every_operation_gets_its_template_on_each_of_its_hosts(route: Route) ->
             assert call.attributes[A.SUBACCOUNT_ID] == "acme-prod_01"
 
 
-def test_no_two_operations_of_a_product_share_a_span_name() -> None:
-    names: dict[tuple[str, str], list[str]] = defaultdict(list)
+def test_no_two_operations_share_a_span_name() -> None:
+    names: dict[str, list[str]] = defaultdict(list)
     for route in ALL_ROUTES:
-        host = hosts_of(route)[0]
-        call = describe_call(route.method, f"https://{host}{concrete(route)}", HostMatcher().match(host))
-        names[(route.product, call.span_name)].append(route.operation_id)
-    shared = {key: ops for key, ops in names.items() if len(ops) > 1}
+        for host in hosts_of(route):
+            call = describe_call(route.method, f"https://{host}{concrete(route)}", HostMatcher().match(host))
+            names[call.span_name].append(f"{route.product}:{route.operation_id}")
+    shared = {name: sorted(set(ops)) for name, ops in names.items() if len(set(ops)) > 1}
     assert not shared
     assert len(names) == 105
+
+
+def test_only_the_paths_several_products_document_alike_carry_the_product_in_their_name() -> None:
+    qualified = [route for route in ALL_ROUTES if expected_span_name(route) != f"{route.method} {route.template}"]
+    assert len(qualified) == 25  # 8 SMS/Chat Apps pairs, 3 SMS/Chat Apps/Voice log export triples
+    assert {route.product for route in qualified} == {"sms", "chatapps", "voice"}
+    sms = HostMatcher().match("sms.8x8.com")
+    assert describe_call("GET", "https://sms.8x8.com/api/v1/accounts/acme/balance", sms).span_name == (
+        "GET /api/v1/accounts/{accountId}/balance"
+    )
+    assert describe_call("POST", "https://sms.8x8.com/api/v1/subaccounts/acme/messages", sms).span_name == (
+        "POST /api/v1/subaccounts/{subAccountId}/messages (sms)"
+    )
+    # a host that does not tell the product (a gateway): the plain name, as the product is unknown
+    gateway = describe_call("POST", "https://gw.example/api/v1/subaccounts/acme/messages", Target(None, None))
+    assert gateway.span_name == "POST /api/v1/subaccounts/{subAccountId}/messages"
 
 
 @pytest.mark.parametrize(
@@ -188,7 +212,8 @@ def test_every_operation_called_through_requests_is_one_span_with_its_name(
     finally:
         instrumentor.uninstrument()
     spans = telemetry.client_spans()
-    assert [span.name for span in spans] == [f"{r.method} {r.template}" for r in ALL_ROUTES]
+    assert [span.name for span in spans] == [expected_span_name(r) for r in ALL_ROUTES]
+    assert len({span.name for span in spans}) == len(ALL_ROUTES)
     for span, route in zip(spans, ALL_ROUTES, strict=True):
         attributes = span.attributes or {}
         assert attributes[A.PRODUCT] == route.product

@@ -157,7 +157,7 @@ def _target(matcher: HostMatcher, host: str) -> Target:
 def test_describe_send(matcher: HostMatcher) -> None:
     url = "https://sms.8x8.com/api/v1/subaccounts/acme/messages"
     call = describe_call("POST", url, _target(matcher, "sms.8x8.com"))
-    assert call.span_name == "POST /api/v1/subaccounts/{subAccountId}/messages"
+    assert call.span_name == "POST /api/v1/subaccounts/{subAccountId}/messages (sms)"
     attrs = call.attributes
     assert attrs["http.request.method"] == "POST"
     assert attrs["server.address"] == "sms.8x8.com"

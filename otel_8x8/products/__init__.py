@@ -8,6 +8,7 @@ and the call pipeline name no product: they ask this registry. Adding a product 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from functools import cache
 from types import MappingProxyType
@@ -42,6 +43,17 @@ HOSTS: Mapping[str, tuple[Product, str | None]] = MappingProxyType(
 
 ALL_ROUTES: tuple[Route, ...] = tuple(Route(*row) for row in ROUTES)
 """8x8's documented operations."""
+
+
+def _shared_paths() -> frozenset[tuple[str, str]]:
+    products: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for route in ALL_ROUTES:
+        products[route.method, route.template].add(route.product)
+    return frozenset(path for path, names in products.items() if len(names) > 1)
+
+
+SHARED_PATHS = _shared_paths()
+"""(method, template) that more than one product documents (SMS and Chat Apps ``POST .../messages``...)."""
 
 PATH_WORDS: Mapping[str, str] = MappingProxyType(
     {word: product.name for product in PRODUCTS.values() for word in sorted(product.path_words)}
@@ -83,6 +95,7 @@ __all__ = [
     "HOSTS",
     "PATH_WORDS",
     "PRODUCTS",
+    "SHARED_PATHS",
     "Product",
     "categorize",
     "lookup_code",
