@@ -193,10 +193,6 @@ def diagnose(urls: Sequence[str] = (), environ: Mapping[str, str] | None = None)
 
 
 def _libraries(problems: list[Problem]) -> list[Library]:
-    try:
-        patched = EightByEightInstrumentor().patched_methods()  # the singleton: wrapped now in this process?
-    except Exception:
-        patched = []
     out: list[Library] = []
     for name, hooked in LIBRARIES.items():
         try:
@@ -208,7 +204,7 @@ def _libraries(problems: list[Problem]) -> list[Library]:
         for qualified in hooked:
             class_name, _, method = qualified.partition(".")
             methods[qualified] = callable(getattr(getattr(module, class_name, None), method, None))
-        mine = [path for path in patched if path.startswith(f"{name}.")]
+        mine = [path for path in _patched() if path.startswith(f"{name}.")]  # after the import: patched on import
         out.append(Library(name, True, _version(name), methods, mine))
         missing = [qualified for qualified, present in methods.items() if not present]
         if missing:
@@ -226,6 +222,13 @@ def _libraries(problems: list[Problem]) -> list[Library]:
             )
         )
     return out
+
+
+def _patched() -> list[str]:
+    try:
+        return EightByEightInstrumentor().patched_methods()  # the singleton: wrapped now in this process?
+    except Exception:
+        return []
 
 
 def _version(distribution: str) -> str | None:
