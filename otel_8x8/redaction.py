@@ -92,18 +92,21 @@ _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 _UUID_SEARCH_RE = re.compile(rf"\b{_UUID}\b")
 # What may separate the digit groups of a phone number: whitespace (\s: NBSP and the Unicode spaces too),
 # control characters, ASCII and Unicode dashes, hyphens and minus signs, dots and middle dots, parentheses,
-# slash, underscore, comma, plus, zero-width characters; and these percent-encoded (maybe twice: %2520).
+# slash, underscore, comma, plus, zero-width characters, the soft hyphen, and the bidirectional marks and controls
+# (a number copied from a right-to-left interface carries U+200E/U+200F); and these percent-encoded (maybe twice).
 _SEPARATOR_CHARS = (
     "\\s\\x00-\\x1f\\x7f-\\x9f"
     "\\-\u2010-\u2015\u2212\ufe58\ufe63\uff0d"
     ".\u00b7\u2022\u2027\u30fb\uff0e"
     "()/_,+\uff0c"
-    "\u200b-\u200d\u2060\ufeff"
+    "\u200b-\u200f\u2060\ufeff\u00ad"
+    "\u061c\u202a-\u202e\u2066-\u2069"
 )
 _PERCENT = "%(?:25)?"
 _ENCODED_SEPARATOR_RE = re.compile(
-    rf"{_PERCENT}(?:(?P<plus>2[Bb])|2[0C-Fc-f89]|5[Ff]|0[9AaDd]|[Cc]2{_PERCENT}(?:[Aa]0|[Bb]7)"
-    rf"|[Ee]2{_PERCENT}80{_PERCENT}(?:8[Bb]|9[0-5])|[Ee]2{_PERCENT}88{_PERCENT}92)"
+    rf"{_PERCENT}(?:(?P<plus>2[Bb])|2[0C-Fc-f89]|5[Ff]|0[9AaDd]|[Cc]2{_PERCENT}(?:[Aa]0|[Bb]7|[Aa][Dd])"
+    rf"|[Ee]2{_PERCENT}80{_PERCENT}(?:8[B-Fb-f]|9[0-5]|[Aa][A-Ea-e])|[Ee]2{_PERCENT}81{_PERCENT}[Aa][6-9]"
+    rf"|[Ee]2{_PERCENT}88{_PERCENT}92|[Dd]8{_PERCENT}9[Cc])"
 )
 # The encoded separators are not in the phone pattern itself: their hex digits would let a match start inside
 # one (``%20%20...`` would be scanned from every ``2``, quadratic). They are blanked out in a copy of the text,
@@ -219,8 +222,9 @@ def _redact_phones(text: str) -> str:
 # Log injection: a newline, carriage return or other line break in a message would let it forge a second log
 # line, and an ESC sequence would drive the terminal that shows it. \n, \r and \t become the two characters
 # ``\n``, ``\r``, ``\t``; every other C0 and C1 control character, DEL and the Unicode line and paragraph
-# separators become U+FFFD. No replacement holds a digit: escaping cannot join two digit groups into a number.
-_CONTROLS_RE = re.compile("[\\x00-\\x1f\\x7f-\\x9f\u2028\u2029]")
+# separators become U+FFFD, and so do the bidirectional marks and controls, which would reorder what a log viewer
+# shows ("Trojan Source"). No replacement holds a digit: escaping cannot join two digit groups into a number.
+_CONTROLS_RE = re.compile("[\\x00-\\x1f\\x7f-\\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _CONTROL_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 

@@ -384,6 +384,13 @@ SEPARATORS = [
     "\ufeff",
     "\x00",
     "\x1b",
+    "\u00ad",  # soft hyphen
+    "\u200e",  # left-to-right mark: numbers copied from right-to-left interfaces carry it
+    "\u200f",
+    "\u061c",
+    "\u202e",
+    "\u2066",
+    "\u2069",
 ]
 ENCODED_SEPARATORS = [
     "%20",
@@ -404,13 +411,21 @@ ENCODED_SEPARATORS = [
     "%E2%80%94",
     "%E2%80%8B",
     "%E2%88%92",
+    "%E2%80%8E",
+    "%e2%80%8f",
+    "%E2%80%AE",
+    "%E2%81%A6",
+    "%C2%AD",
+    "%D8%9C",
     "%2520",
     "%252B",
     "%20%20",
     "+%20",
 ]
 PREFIXES = ["", "+", "%2B", "%2b", "%252B"]
-_SEPARATOR_CLASS = re.compile(r"[\s\x00-\x1f\x7f-\x9f\-\u2010-\u2015\u2212().\u00b7/_,+\u200b-\u200d\u2060\ufeff]+")
+_SEPARATOR_CLASS = re.compile(
+    r"[\s\x00-\x1f\x7f-\x9f\-\u2010-\u2015\u2212().\u00b7/_,+\u200b-\u200f\u2060\ufeff\u00ad\u061c\u202a-\u202e\u2066-\u2069]+"
+)
 _ENCODED_CLASS = re.compile("|".join(sorted(map(re.escape, ENCODED_SEPARATORS), key=len, reverse=True)), re.I)
 
 
@@ -628,6 +643,20 @@ def test_a_message_cannot_forge_a_log_line_or_drive_a_terminal(text: str) -> Non
     assert out.startswith("bad ")
 
 
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+@pytest.mark.parametrize("control", BIDI_CONTROLS)
+def test_a_bidirectional_control_cannot_reorder_what_a_log_viewer_shows(control: str) -> None:
+    assert redact_text(f"Invalid template {control}evil{control} name") == "Invalid template \ufffdevil\ufffd name"
+
+
+@pytest.mark.parametrize("control", BIDI_CONTROLS)
+def test_a_phone_number_split_by_a_bidirectional_control_is_redacted(control: str) -> None:
+    assert redact_text(f"Invalid MSISDN 6591{control}234567") == "Invalid MSISDN REDACTED"
+    assert redact_text(f"Invalid MSISDN {control}+65 9123 4567{control}") == "Invalid MSISDN \ufffdREDACTED\ufffd"
+
+
 def test_newlines_are_escaped_visibly() -> None:
     assert redact_text("line one\nline two\r\tend") == "line one\\nline two\\r\\tend"
     assert redact_text("ESC\x1b[31m") == "ESC\ufffd[31m"
@@ -638,7 +667,7 @@ def test_newlines_are_escaped_visibly() -> None:
 def test_no_control_character_survives_redact_text(text: str) -> None:
     out = redact_text(text, limit=10_000)
     assert len(out.splitlines()) <= 1
-    assert not any(0x00 <= ord(c) <= 0x1F or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029" for c in out)
+    assert not any(0x00 <= ord(c) <= 0x1F or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029" + BIDI_CONTROLS for c in out)
 
 
 def test_redact_url_does_not_escape_controls() -> None:
