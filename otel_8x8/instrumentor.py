@@ -48,7 +48,7 @@ class _Armed:
 
 
 class EightByEightInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Observe every call to the 8x8 APIs made with requests, httpx (sync and async) or urllib3.
+    """Observe every call to the 8x8 APIs made with requests, httpx (sync and async), urllib3 or aiohttp.
 
     ``instrument(tracer_provider=..., meter_provider=..., hosts=[...], log_errors=True,
     log_level=None, log_limit=10, log_interval=60.0, request_hook=None, response_hook=None)``
@@ -59,7 +59,7 @@ class EightByEightInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     _lock = threading.RLock()  # import hooks may run in any thread, beside uninstrument()
 
     def instrumentation_dependencies(self) -> Collection[str]:
-        # requests, httpx and urllib3 are all optional: whichever is installed is instrumented.
+        # requests, httpx, urllib3 and aiohttp are all optional: whichever the application imports is instrumented.
         return ()
 
     def _instrument(self, **kwargs: Any) -> None:
