@@ -319,6 +319,9 @@ def _entry_point(env: Mapping[str, str], problems: list[Problem], notes: list[st
                 f"remove {'*' if '*' in disabled_names else ENTRY_POINT_NAME} from {DISABLED_ENV}",
             )
         )
+    note_on_order = urllib3_order_note(_instrumentor_names(), disabled_names)
+    if note_on_order:
+        notes.append(note_on_order)
     instrumentation = _version("opentelemetry-instrumentation")
     if instrumentation is None:
         problems.append(
@@ -345,6 +348,30 @@ def _entry_point(env: Mapping[str, str], problems: list[Problem], notes: list[st
             )
         )
     return EntryPointCheck(bool(found), value, disabled, instrumentation, command, configurators, note)
+
+
+def _instrumentor_names() -> list[str]:
+    try:
+        return [entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)]
+    except Exception:
+        return []
+
+
+def urllib3_order_note(order: Sequence[str], disabled: Sequence[str]) -> str | None:
+    """A note when opentelemetry-instrumentation-urllib3 will own urllib3's spans: ``opentelemetry-instrument``
+    instruments in ``order`` (the order the packages' entry points are found on disk), and the one instrumented
+    after otel-8x8 wraps outside it."""
+    if "urllib3" in disabled or "*" in disabled or ENTRY_POINT_NAME in disabled:
+        return None
+    if ENTRY_POINT_NAME not in order or "urllib3" not in order:
+        return None
+    if order.index("urllib3") < order.index(ENTRY_POINT_NAME):
+        return None
+    return (
+        "opentelemetry-instrumentation-urllib3 is instrumented after otel-8x8 here: it owns the span of a urllib3 "
+        "call (a client generated from 8x8's OpenAPI specifications) and ends it when urlopen returns, so an error "
+        f"the client reads after that (preload_content=False) gets no code; set {DISABLED_ENV}=urllib3 to have it"
+    )
 
 
 def _same_file(a: Path, b: Path) -> bool:

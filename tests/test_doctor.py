@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from otel_8x8 import EightByEightInstrumentor
-from otel_8x8.doctor import LIBRARIES, diagnose
+from otel_8x8.doctor import LIBRARIES, diagnose, urllib3_order_note
 from otel_8x8.hosts import HOSTS_ENV
 from otel_8x8.testing import FakeEightByEight
 from otel_8x8.testing.console import parse_console_output
@@ -41,6 +42,14 @@ def healthy_env(**settings: str) -> dict[str, str]:
     )
     env.update(settings)
     return env
+
+
+ORDER_NOTE = "opentelemetry-instrumentation-urllib3 is instrumented after otel-8x8 here"
+
+
+def without_order_note(notes: list[str]) -> list[str]:
+    """The notes but the one on opentelemetry-instrumentation-urllib3's place, which follows this machine's disk."""
+    return [note for note in notes if not note.startswith(ORDER_NOTE)]
 
 
 def doctor(*args: str, env: dict[str, str], command: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
@@ -224,7 +233,7 @@ def test_log_records_need_the_logging_handler() -> None:
     env = healthy_env()
     del env["OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED"]
     data = doctor_json(env=env, expect=0)
-    [note] = data["notes"]
+    [note] = without_order_note(data["notes"])
     assert note.startswith("OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED is not 'true'")
 
 
@@ -245,7 +254,7 @@ def test_under_opentelemetry_instrument_the_hooked_methods_are_patched() -> None
             "aiohttp.streams.StreamReader.set_exception",
         ],
     }
-    assert data["notes"] == [
+    assert without_order_note(data["notes"]) == [
         "OTEL_METRICS_EXPORTER=none: no metrics are exported",
         "OTEL_LOGS_EXPORTER=none: no logs are exported",
     ]
@@ -260,6 +269,8 @@ def test_a_url_that_is_not_one_is_a_usage_error(url: str) -> None:
 
 
 def test_the_doctor_lists_the_methods_the_hooks_patch() -> None:
+    for library in LIBRARIES:
+        importlib.import_module(library)  # each is patched once imported
     instrumentor = EightByEightInstrumentor()
     instrumentor.instrument()
     try:
@@ -280,3 +291,34 @@ def _public_path(path: str, defined_in: dict[str, str]) -> str:
     for module, public in defined_in.items():
         path = path.replace(module, public)
     return path
+
+
+@pytest.mark.parametrize(
+    ("order", "disabled", "noted"),
+    [
+        (["8x8", "requests", "urllib3"], [""], True),  # urllib3 wraps last: outside otel-8x8, it owns the span
+        (["urllib3", "requests", "8x8"], [""], False),
+        (["8x8", "urllib3"], ["urllib3"], False),
+        (["8x8", "urllib3"], ["flask", "urllib3"], False),
+        (["8x8", "urllib3"], ["*"], False),
+        (["8x8", "requests"], [""], False),  # the urllib3 instrumentation is not installed
+    ],
+)
+def test_the_order_note_says_when_the_urllib3_instrumentation_will_own_urllib3_spans(
+    order: list[str], disabled: list[str], noted: bool
+) -> None:
+    note = urllib3_order_note(order, disabled)
+    assert (note is not None) is noted
+    if note is not None:
+        assert note.startswith(ORDER_NOTE) and note.endswith(
+            "set OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=urllib3 to have it"
+        )
+
+
+def test_the_doctor_gives_the_order_note_as_opentelemetry_instrument_will_load_this_machines_packages() -> None:
+    names = [entry.name for entry in metadata.entry_points(group="opentelemetry_instrumentor")]
+    expected = "urllib3" in names and names.index("urllib3") > names.index("8x8")
+    notes = doctor_json(env=healthy_env(), expect=0)["notes"]
+    assert any(note.startswith(ORDER_NOTE) for note in notes) is expected
+    disabled = doctor_json(env=healthy_env(OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="urllib3"), expect=0)["notes"]
+    assert not any(note.startswith(ORDER_NOTE) for note in disabled)

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp  # noqa: F401  (imported before instrument(): it patches a library at once only when imported)
+import httpx  # noqa: F401
 import pytest
+import requests  # noqa: F401
+import urllib3  # noqa: F401
 
 from otel_8x8 import EightByEightInstrumentor
 from otel_8x8.hosts import HOSTS_ENV
