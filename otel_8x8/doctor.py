@@ -289,10 +289,11 @@ def _never_matches(pattern: str, wildcard: bool) -> str | None:
 
 def _entry_point(env: Mapping[str, str], problems: list[Problem], notes: list[str]) -> EntryPointCheck:
     try:
-        found = list(entry_points(group=ENTRY_POINT_GROUP, name=ENTRY_POINT_NAME))
+        instrumentors = list(entry_points(group=ENTRY_POINT_GROUP))  # in opentelemetry-instrument's order
         configurators = sorted(ep.name for ep in entry_points(group="opentelemetry_configurator"))
     except Exception:
-        found, configurators = [], []
+        instrumentors, configurators = [], []
+    found = [ep for ep in instrumentors if ep.name == ENTRY_POINT_NAME]
     value = found[0].value if found else None
     if not found:
         problems.append(
@@ -319,7 +320,7 @@ def _entry_point(env: Mapping[str, str], problems: list[Problem], notes: list[st
                 f"remove {'*' if '*' in disabled_names else ENTRY_POINT_NAME} from {DISABLED_ENV}",
             )
         )
-    note_on_order = urllib3_order_note(_instrumentor_names(), disabled_names)
+    note_on_order = urllib3_order_note([ep.name for ep in instrumentors], disabled_names)
     if note_on_order:
         notes.append(note_on_order)
     instrumentation = _version("opentelemetry-instrumentation")
@@ -348,13 +349,6 @@ def _entry_point(env: Mapping[str, str], problems: list[Problem], notes: list[st
             )
         )
     return EntryPointCheck(bool(found), value, disabled, instrumentation, command, configurators, note)
-
-
-def _instrumentor_names() -> list[str]:
-    try:
-        return [entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)]
-    except Exception:
-        return []
 
 
 def urllib3_order_note(order: Sequence[str], disabled: Sequence[str]) -> str | None:

@@ -20,7 +20,7 @@ from .guard import IN_8X8_CALL
 from .hosts import HostMatcher
 from .httpx_hook import httpx_patches
 from .interceptor import Interceptor
-from .patching import Patch
+from .patching import Patch, Switch
 from .recorder import Recorder
 from .requests_hook import requests_patches
 from .urllib3_hook import urllib3_patches
@@ -38,15 +38,6 @@ LIBRARIES: dict[str, Callable[[Interceptor], list[Patch]]] = {
 """The libraries otel-8x8 patches, each when the application first imports it (at once if it already has)."""
 
 
-class _Armed:
-    """Whether the import hooks of one ``instrument()`` may still patch (``uninstrument()`` disarms them)."""
-
-    __slots__ = ("on",)
-
-    def __init__(self) -> None:
-        self.on = True
-
-
 class EightByEightInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Observe every call to the 8x8 APIs made with requests, httpx (sync and async), urllib3 or aiohttp.
 
@@ -55,7 +46,7 @@ class EightByEightInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """
 
     _patches: list[Patch]
-    _armed: _Armed
+    _armed: Switch
     _lock = threading.RLock()  # import hooks may run in any thread, beside uninstrument()
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -81,7 +72,7 @@ class EightByEightInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             recorder = Recorder(metrics.NoOpMeter(__name__), options)
         interceptor = Interceptor(tracer, recorder, HostMatcher(options.hosts))
         self._patches = []
-        self._armed = armed = _Armed()
+        self._armed = armed = Switch()  # the import hooks below patch while on; uninstrument() turns it off
         # Patched on import, not imported here: an app that only uses requests never loads aiohttp or httpx
         # (0.4 s of start-up and a heap the garbage collector keeps walking, in benchmarks/README.md).
         for module, patches_of in LIBRARIES.items():
@@ -104,7 +95,7 @@ class EightByEightInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 context.detach(token)
 
     def _patch(
-        self, armed: _Armed, patches_of: Callable[[Interceptor], list[Patch]], interceptor: Interceptor, _: ModuleType
+        self, armed: Switch, patches_of: Callable[[Interceptor], list[Patch]], interceptor: Interceptor, _: ModuleType
     ) -> None:
         """Patch one library: the import hook of ``instrument()``, run when the library is imported. Never raises
         (it runs inside the application's ``import``)."""

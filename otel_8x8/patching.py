@@ -31,8 +31,8 @@ WrapperFunction = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, 
 _MAX_CHAIN = 16
 
 
-class _Switch:
-    """The on/off state of one applied wrapper (each ``apply`` gets its own)."""
+class Switch:
+    """An on/off state: of one applied wrapper (each ``apply`` gets its own), of one ``instrument()``'s import hooks."""
 
     __slots__ = ("on",)
 
@@ -51,7 +51,7 @@ class Patch:
         self.wrapper = wrapper
         self._original: Any = None
         self._proxy: Any = None
-        self._switch: _Switch | None = None
+        self._switch: Switch | None = None
 
     def __repr__(self) -> str:
         return f"{self.owner.__module__}.{self.owner.__qualname__}.{self.name}"
@@ -63,7 +63,7 @@ class Patch:
     def apply(self) -> None:
         if self.applied:
             return
-        switch = _Switch()
+        switch = Switch()
         wrapper = self.wrapper
 
         def switched(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

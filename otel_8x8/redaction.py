@@ -94,13 +94,13 @@ _UUID_SEARCH_RE = re.compile(rf"\b{_UUID}\b")
 # control characters, ASCII and Unicode dashes, hyphens and minus signs, dots and middle dots, parentheses,
 # slash, underscore, comma, plus, zero-width characters, the soft hyphen, and the bidirectional marks and controls
 # (a number copied from a right-to-left interface carries U+200E/U+200F); and these percent-encoded (maybe twice).
+_BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # marks, embeddings, overrides, isolates
 _SEPARATOR_CHARS = (
     "\\s\\x00-\\x1f\\x7f-\\x9f"
     "\\-\u2010-\u2015\u2212\ufe58\ufe63\uff0d"
     ".\u00b7\u2022\u2027\u30fb\uff0e"
     "()/_,+\uff0c"
-    "\u200b-\u200f\u2060\ufeff\u00ad"
-    "\u061c\u202a-\u202e\u2066-\u2069"
+    "\u200b-\u200d\u2060\ufeff\u00ad" + _BIDI_CONTROLS
 )
 _PERCENT = "%(?:25)?"
 _ENCODED_SEPARATOR_RE = re.compile(
@@ -224,7 +224,7 @@ def _redact_phones(text: str) -> str:
 # ``\n``, ``\r``, ``\t``; every other C0 and C1 control character, DEL and the Unicode line and paragraph
 # separators become U+FFFD, and so do the bidirectional marks and controls, which would reorder what a log viewer
 # shows ("Trojan Source"). No replacement holds a digit: escaping cannot join two digit groups into a number.
-_CONTROLS_RE = re.compile("[\\x00-\\x1f\\x7f-\\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS_RE = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f\u2028\u2029{_BIDI_CONTROLS}]")
 _CONTROL_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
